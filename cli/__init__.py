@@ -1,0 +1,1 @@
+"""The ``linkner`` command line: a thin Typer skin over the :mod:`linkner` library."""

@@ -1,0 +1,88 @@
+"""``linkner data``: list the named datasets, show statistics, convert between formats."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from linkner_cli.common import user_errors
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+data_app = typer.Typer(help="List, inspect and convert datasets.", no_args_is_help=True)
+console = Console()
+
+
+@data_app.command("list")
+@user_errors
+def list_datasets() -> None:
+    """The named datasets, their label schemas, and whether their files are found here."""
+    from linkner.data.registry import DATASETS, locate
+    from linkner.errors import DataError
+
+    table = Table("name", "labels", "splits found", "description")
+    for name, spec in DATASETS.items():
+        found = []
+        for split in spec.splits:
+            try:
+                locate(name, split)
+                found.append(split)
+            except DataError:
+                pass
+        table.add_row(name, ", ".join(spec.labels), ", ".join(found) or "[red]none (set LINKNER_DATA_DIR)[/red]", spec.description)
+    console.print(table)
+
+
+@data_app.command("stats")
+@user_errors
+def stats(
+    source: str = typer.Argument(..., help="A dataset name (see `linkner data list`) or a file."),
+    split: str = typer.Option(None, help="Split of a named dataset (default: all splits)."),
+    fmt: str = typer.Option(None, "--format", help="File format: conll, spanner, jsonl, hf (default: guessed)."),
+    json_out: Path = typer.Option(None, "--json", help="Also write the statistics as JSON here."),
+) -> None:
+    """Sentences, tokens, entities per type and the entity-length histogram."""
+    from linkner.data.registry import DATASETS, load
+    from linkner.data.stats import compute_stats
+
+    splits = ([split] if split else list(DATASETS[source].splits)) if source in DATASETS else [split or "test"]
+    result = {}
+    for sp in splits:
+        st = compute_stats(load(source, sp, fmt))
+        result[sp] = st.as_dict()
+        table = Table(title=escape(f"{source} [{sp}]") if source in DATASETS else escape(source))
+        table.add_column("what")
+        table.add_column("count", justify="right")
+        for k in ("sentences", "tokens", "entities"):
+            table.add_row(k, f"{getattr(st, k):,}")
+        for label, n in st.per_type.items():
+            table.add_row(f"  {label}", f"{n:,}")
+        for length, n in st.length_histogram.items():
+            table.add_row(f"  length {length}", f"{n:,}")
+        console.print(table)
+    if json_out:
+        json_out.write_text(json.dumps(result, indent=2) + "\n")
+
+
+@data_app.command("convert")
+@user_errors
+def convert(
+    source: str = typer.Argument(..., help="Input file or dataset name."),
+    out: Path = typer.Argument(..., help="Output file."),
+    to: str = typer.Option(..., "--to", help="Output format: conll, jsonl or spanner."),
+    fmt: str = typer.Option(None, "--from", help="Input format (default: guessed)."),
+    split: str = typer.Option("test", help="Split, for a named dataset."),
+) -> None:
+    """Convert between CoNLL (IOB2), JSONL and the original spanner JSON."""
+    from linkner.data.registry import load
+    from linkner.data.writers import write
+
+    sentences = load(source, split, fmt)
+    write(sentences, out, to)
+    console.print(f"wrote {len(sentences):,} sentences to {out} ({to})")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(data_app, name="data")

