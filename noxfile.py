@@ -55,9 +55,28 @@ def install_project(session: nox.Session, extras: str = "dev", llm: bool = False
 
 @nox.session(python="3.11")
 def tests(session: nox.Session) -> None:
-    """The fast default suite (pass -- -m slow for the slow one, or any pytest arguments)."""
-    install_project(session, "dev", llm=True)
+    """The fast default suite, then every notebook in the smoke profile (what CI runs).
+
+    Pass pytest arguments after ``--`` (e.g. ``-- -m slow``) to run only pytest with them.
+    """
+    install_project(session, "dev,notebooks", llm=True)
     session.run("pytest", *(session.posargs or ["-m", "not slow", "-q"]), env=ENV)
+    if not session.posargs:
+        session.run("python", "notebooks/run.py", "--profile", "smoke", env=ENV)
+
+
+@nox.session(python="3.11")
+def notebooks(session: nox.Session) -> None:
+    """Execute the numbered notebooks headless: smoke profile by default (-- --profile full)."""
+    install_project(session, "dev,notebooks", llm=True)
+    session.run("python", "notebooks/run.py", *session.posargs, env=ENV)
+
+
+@nox.session(python="3.11")
+def figures(session: nox.Session) -> None:
+    """Redraw every figure from the committed results JSON (no training, no LLM)."""
+    install_project(session, "notebooks")
+    session.run("linkner", "figures", env=ENV)
 
 
 @nox.session(python="3.11")

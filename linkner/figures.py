@@ -1,0 +1,52 @@
+"""Regenerate figures from committed results, byte-for-byte reproducibly.
+
+Each entry maps a figure name to the results JSON it reads and the :mod:`linkner.plots` function
+that draws it. Saving strips the time stamps and software strings matplotlib would embed, so the same
+JSON in gives the same PNG/PDF bytes out (a test checks this).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+FIGURES: dict[str, tuple[str, str]] = {
+    # name: (results file relative to the results dir, plots function name)
+    "data_overview": ("data/overview.json", "data_overview"),
+}
+
+
+def save_figure(fig, plotted: dict, out_dir: str | Path, name: str) -> list[Path]:
+    """Write NAME.png, NAME.pdf and NAME.json (the plotted numbers) without volatile metadata."""
+    import matplotlib.pyplot as plt
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"{name}.png", out / f"{name}.pdf", out / f"{name}.json"]
+    fig.savefig(paths[0], dpi=150, metadata={"Software": None})
+    fig.savefig(paths[1], metadata={"Creator": None, "Producer": None, "CreationDate": None})
+    plt.close(fig)
+    paths[2].write_text(json.dumps(plotted, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return paths
+
+
+def make_figure(name: str, results_dir: str | Path = "results", out_dir: str | Path = "figures") -> list[Path]:
+    from linkner import plots
+
+    rel, fn_name = FIGURES[name]
+    doc = json.loads((Path(results_dir) / rel).read_text(encoding="utf-8"))
+    draw: Callable = getattr(plots, fn_name)
+    fig, plotted = draw(doc["numbers"])
+    return save_figure(fig, plotted, out_dir, name)
+
+
+def make_all(results_dir: str | Path = "results", out_dir: str | Path = "figures") -> dict[str, list[Path] | str]:
+    """Every figure whose results exist; the others are reported as missing, not failed."""
+    done: dict[str, list[Path] | str] = {}
+    for name, (rel, _) in FIGURES.items():
+        if (Path(results_dir) / rel).exists():
+            done[name] = make_figure(name, results_dir, out_dir)
+        else:
+            done[name] = f"missing {Path(results_dir) / rel}"
+    return done
