@@ -31,10 +31,10 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def _register() -> None:
-    from linkner_cli import data, evaluate
+    from linkner_cli import data, evaluate, figures, infer, link, train
 
-    data.register(app)
-    evaluate.register(app)
+    for module in (data, train, infer, link, evaluate, figures):
+        module.register(app)
 
 
 _register()

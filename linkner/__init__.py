@@ -5,3 +5,10 @@ transformers at import time; heavy modules are imported by the functions that ne
 """
 
 __version__ = "0.1.0"
+
+
+def load(path, device: str = "cpu", bf16: bool = False):
+    """Load a trained checkpoint folder as a :class:`linkner.predict.LocalModel` (imports torch lazily)."""
+    from linkner.predict import load as _load
+
+    return _load(path, device=device, bf16=bf16)

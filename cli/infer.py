@@ -1,0 +1,124 @@
+"""``linkner infer``: run a trained checkpoint on raw text or a dataset; print entities, write JSONL.
+
+Input, exactly one of: a TEXT argument (``-`` reads stdin), ``--input FILE`` (raw UTF-8 text), or
+``--data NAME|PATH`` with ``--split``. Output: a table of entities for raw text, and with ``--out`` the
+predictions as JSONL (the contract of :mod:`linkner.predict`). ``--metrics FILE`` (labelled data
+only) also writes entity P/R/F1, ECE and misclassification AUROC per uncertainty method, timings,
+versions and the resolved config (:func:`linkner.evaluation.evaluate_checkpoint`).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from linkner_cli.common import user_errors
+
+
+def _raw_text(text: str | None, input_file: Path | None) -> str | None:
+    from linkner.errors import DataError
+
+    if text is not None and input_file is not None:
+        raise DataError("give either TEXT or --input, not both")
+    if input_file is not None:
+        if not input_file.is_file():
+            raise DataError(f"input file not found: {input_file}")
+        try:
+            text = input_file.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise DataError(f"{input_file} is not valid UTF-8 text") from None
+        if not text.strip():
+            raise DataError(f"input file {input_file} is empty")
+        return text
+    if text == "-":
+        text = sys.stdin.read()
+        if not text.strip():
+            raise DataError("standard input is empty")
+    elif text is not None and not text.strip():
+        raise DataError("the input text is empty")
+    return text
+
+
+def _table(sentences) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="entities")
+    for col in ("sentence", "chars", "text", "label", "prob", "uncertainty"):
+        table.add_column(col)
+    for s in sentences:
+        base = s.meta.get("char_offset", 0)
+        for e in s.entities:
+            a, b = s.char_span(e) or (e.start, e.end)
+            unc = ", ".join(f"{k} {v:.2f}" for k, v in e.extra.get("uncertainty", {}).items())
+            table.add_row(s.id, f"{a + base}-{b + base}", s.surface(e), e.label, f"{e.score:.3f}", unc)
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("infer")
+    @user_errors
+    def infer_cmd(
+        checkpoint: Path = typer.Argument(..., help="Checkpoint folder written by 'linkner train'."),
+        text: str = typer.Argument(None, help="Raw text to tag; '-' reads standard input."),
+        data: str = typer.Option(None, "--data", help="Named dataset or file (CoNLL, spanner JSON, JSONL) to tag."),
+        split: str = typer.Option("test", "--split", help="Split of a named dataset."),
+        input_file: Path = typer.Option(None, "--input", help="Raw UTF-8 text file to tag."),
+        out: Path = typer.Option(None, "--out", help="Write predictions as JSONL here."),
+        mc_samples: int = typer.Option(0, "--mc-samples", help="MC-dropout passes (0 = off)."),
+        batch_size: int = typer.Option(64, "--batch-size", help="Sentences per inference batch."),
+        metrics: Path = typer.Option(None, "--metrics", help="Write an evaluation JSON (labelled --data only)."),
+        fit_temperature: str = typer.Option(None, "--fit-temperature",
+                                            help="Fit a softmax temperature on this split of --data (e.g. dev) and store it in the checkpoint first."),
+        device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the entity table."),
+    ) -> None:
+        """Tag raw text or a dataset with a trained checkpoint."""
+        from rich.console import Console
+
+        from linkner.errors import DataError
+
+        err = Console(stderr=True)
+        raw = _raw_text(text, input_file)
+        if raw is None and data is None:
+            raise DataError("nothing to tag: give TEXT, '-' (stdin), --input FILE or --data NAME|PATH")
+        if raw is not None and data is not None:
+            raise DataError("give raw text (TEXT/--input) or --data, not both")
+        if metrics is not None and data is None:
+            raise DataError("--metrics needs labelled --data")
+        if mc_samples < 0 or batch_size < 1:
+            raise DataError("--mc-samples must be ≥ 0 and --batch-size ≥ 1")
+        from linkner.data.writers import write_jsonl
+        from linkner.predict import load
+
+        model = load(checkpoint, device=device)
+        if fit_temperature:
+            from linkner.evaluation import fit_checkpoint_temperature
+
+            t = fit_checkpoint_temperature(model, data or model.run.train.data, fit_temperature)
+            err.print(f"fitted temperature {t:.3f} on {fit_temperature}; stored in {checkpoint}/calibration.json")
+        if data is not None:
+            if metrics is not None:
+                from linkner.evaluation import evaluate_checkpoint
+
+                result, preds = evaluate_checkpoint(model, data, split, metrics, mc_samples=mc_samples, batch_size=batch_size)
+                m = result["entity"]["micro"]
+                err.print(f"{data}/{split}: P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f}; metrics → {metrics}")
+            else:
+                from linkner.evaluation import load_eval_data
+
+                sentences = load_eval_data(data, split)
+                preds = model.predict_sentences(sentences, mc_samples=mc_samples, batch_size=batch_size)
+            n = sum(len(s.entities) for s in preds)
+            err.print(f"{len(preds)} sentences, {n} entities predicted")
+        else:
+            preds = model.predict([raw], mc_samples=mc_samples, batch_size=batch_size)
+            if not preds:
+                raise DataError("the input holds no tokens")
+            if not quiet:
+                _table(preds)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            write_jsonl(preds, out)
+            err.print(f"predictions → {out}")

@@ -1,0 +1,115 @@
+"""``linkner link``: send the entities the local model is unsure of to an LLM, merge, score."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from linkner_cli.common import user_errors
+from rich.console import Console
+from rich.table import Table
+
+console = Console(stderr=True)
+
+
+@user_errors
+def link(
+    ctx: typer.Context,
+    predictions: Path = typer.Argument(..., help="Predictions JSONL written by `linkner infer`."),
+    out: Path = typer.Option(..., "--out", help="Output folder: linked.jsonl and metrics.json."),
+    backend: str = typer.Option("llama-cpp", help="llama-cpp (in process) | openai (any OpenAI-compatible server) | ollama."),
+    model: str = typer.Option("qwen2.5-coder-1.5b", help="llama-cpp: a preset (smollm2-135m, qwen2.5-coder-0.5b, "
+                              "qwen2.5-coder-1.5b) or a GGUF path; openai/ollama: the server's model name."),
+    threshold: str = typer.Option("0.4", help="Route entities with uncertainty above this, or 'auto' (tune on --dev-predictions)."),
+    dev_predictions: Path = typer.Option(None, help="Dev predictions with gold, for --threshold auto."),
+    uncertainty: str = typer.Option("confidence", help="confidence | entropy | mc_dropout | evidential."),
+    dataset: str = typer.Option(None, help="Dataset whose type definitions to use (conll03, wnut16, wnut17, twitterner); "
+                                "default: from the predictions' labels."),
+    shots: int = typer.Option(0, help="Demonstrations per type (plus as many 'not an entity' ones)."),
+    demos_from: str = typer.Option(None, help="File (or dataset name: its train split) with gold entities for demonstrations."),
+    retrieve: bool = typer.Option(False, "--retrieve", help="Pick demonstrations per query by TF-IDF similarity."),
+    max_routed: float = typer.Option(None, help="Route at most this fraction of the entities (most uncertain first)."),
+    max_calls: int = typer.Option(None, help="Route at most this many entities."),
+    protocol: str = typer.Option("honest", help="honest | paper (the original evaluation, for comparison only)."),
+    base_url: str = typer.Option(None, help="openai: server URL, e.g. http://127.0.0.1:8000/v1 (else $OPENAI_BASE_URL)."),
+    api_key: str = typer.Option(None, help="openai: API key (else $OPENAI_API_KEY)."),
+    host: str = typer.Option(None, help="ollama: server URL (else $OLLAMA_HOST)."),
+    concurrency: int = typer.Option(1, help="Parallel requests (openai/ollama)."),
+    timeout: float = typer.Option(60.0, help="Seconds per request."),
+    retries: int = typer.Option(3, help="Retries per request on transient errors (exponential back-off)."),
+    n_ctx: int = typer.Option(2048, help="Context size (llama-cpp; num_ctx for ollama)."),
+    n_threads: int = typer.Option(None, help="llama-cpp threads (default: half the cores)."),
+    structured: str = typer.Option("auto", help="auto | json_schema | json_object | off (constrained answers)."),
+    seed: int = typer.Option(13, help="Seed for demonstrations."),
+    cache: Path = typer.Option(None, help="Answer cache file (default: $LINKNER_CACHE/llm-answers.jsonl)."),
+    config: Path = typer.Option(None, help="TOML/YAML/JSON LinkConfig; flags given explicitly override it."),
+) -> None:
+    """Link uncertain entities to an LLM; every answer is cached, so an interrupted run resumes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from linkner.configio import from_dict, read_config_file
+    from linkner.link.config import LinkConfig
+    from linkner.link.pipeline import run_link
+
+    given = {k for k, v in ctx.params.items() if ctx.get_parameter_source(k).name != "DEFAULT"}
+    values = {"threshold": threshold, "dev_predictions": str(dev_predictions) if dev_predictions else None,
+              "uncertainty": uncertainty, "dataset": dataset, "shots": shots, "demos_from": demos_from, "retrieve": retrieve,
+              "max_routed": max_routed, "max_calls": max_calls, "protocol": protocol, "seed": seed,
+              "cache": str(cache) if cache else None}
+    llm_values = {"backend": backend, "model": model, "base_url": base_url, "api_key": api_key, "host": host,
+                  "concurrency": concurrency, "timeout_s": timeout, "retries": retries, "n_ctx": n_ctx,
+                  "n_threads": n_threads, "structured": structured}
+    flag = {"timeout_s": "timeout"}
+    data = read_config_file(config) if config else {}
+    for k, v in values.items():
+        if k in given or k not in data:
+            data[k] = v
+    llm = dict(data.get("llm") or {})
+    for k, v in llm_values.items():
+        if flag.get(k, k) in given or k not in llm:
+            llm[k] = v
+    data["llm"] = llm
+    cfg = from_dict(LinkConfig, data, str(config or "flags"))
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(f"{phase} ({cfg.llm.model})", total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        result = run_link(predictions, cfg, out, progress=progress)
+    _report(result.metrics, out)
+
+
+def _report(m: dict, out: Path) -> None:
+    r, llm = m["routing"], m["llm"]
+    console.print(f"τ = {m['threshold']['tau']:.4g} ({m['uncertainty']}), routed {r['routed']}/{r['items']} "
+                  f"({100 * r['routed_fraction']:.1f} %), {llm['calls']} LLM calls, {llm['cache_hits']} cache hits, "
+                  f"{llm['prompt_tokens'] + llm['completion_tokens']} tokens, "
+                  f"{llm['seconds_per_routed_entity'] or 0:.2f} s per routed entity; decisions {r['decisions']}")
+    if llm["errors"]:
+        console.print(f"[red]{llm['errors']} request(s) failed after retries; those entities kept their local label. "
+                      "Rerun the same command to retry them (answers received are cached).[/red]")
+    s = m["scores"]
+    if s:
+        t = Table("", "precision", "recall", "F1", title=f"protocol: {s['protocol']}")
+        for name in ("local", "linkner"):
+            p = s[name]["micro"]
+            t.add_row(name, f"{100 * p['precision']:.2f}", f"{100 * p['recall']:.2f}", f"{100 * p['f1']:.2f}")
+        if "paper" in s:
+            for name in ("local", "linkner"):
+                p = s["paper"][name]
+                t.add_row(f"{name} (paper counts)", f"{100 * p['precision']:.2f}", f"{100 * p['recall']:.2f}", f"{100 * p['f1']:.2f}")
+        console.print(t)
+        acc = s["llm_on_routed"]["micro"]
+        if acc["n"]:
+            console.print(f"on routed entities: LLM accuracy {100 * acc['llm_accuracy']:.1f} %, local {100 * acc['local_accuracy']:.1f} %, "
+                          f"fixed {acc['fixed']}, broken {acc['broken']}")
+    console.print(f"wrote {out / 'linked.jsonl'} and {out / 'metrics.json'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("link")(link)

@@ -1,0 +1,83 @@
+"""``linkner train``: fine-tune the local span model (SpanNER or E-NER) and keep the best checkpoint.
+
+Configuration is layered: defaults, then ``--config`` (TOML/YAML/JSON with ``[model]`` and
+``[train]`` tables), then the flags given on the command line. With ``--resume DIR`` the base is the
+config saved in DIR, and training continues after the last finished epoch (into DIR unless ``--out``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from linkner_cli.common import user_errors
+
+
+def _run_config(config: Path | None, resume: Path | None, model_over: dict, train_over: dict):
+    from linkner.config import RunConfig
+    from linkner.configio import from_dict, read_config_file, to_dict
+    from linkner.errors import ModelError
+
+    data: dict = {}
+    if resume is not None:
+        saved = resume / "config.json"
+        if not saved.is_file():
+            raise ModelError(f"--resume {resume}: not a LinkNER checkpoint folder (no config.json)")
+        data = to_dict(from_dict(RunConfig, read_config_file(saved), str(saved)))
+    if config is not None:
+        file = read_config_file(config)
+        for key in ("model", "train"):
+            data.setdefault(key, {}).update(file.get(key, {}))
+        unknown = sorted(set(file) - {"model", "train"})
+        if unknown:
+            from linkner.errors import ConfigError
+
+            raise ConfigError(f"{config}: unknown top-level table(s) {', '.join(unknown)}; use [model] and [train]")
+    for key, over in (("model", model_over), ("train", train_over)):
+        data.setdefault(key, {}).update({k: v for k, v in over.items() if v is not None})
+    if resume is not None and train_over.get("out") is None:
+        data["train"]["out"] = str(resume)
+    return from_dict(RunConfig, data, str(config or "command line"))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    @user_errors
+    def train_cmd(
+        data: str = typer.Option(None, "--data", help="Named dataset (conll03, wnut17, …) or a training file."),
+        model: str = typer.Option(None, "--model", help="ener (evidential loss, default) or spanner (cross-entropy)."),
+        encoder: str = typer.Option(None, "--encoder", help="minilm (default), mpnet, a model folder or a hub name."),
+        out: str = typer.Option(None, "--out", help="Checkpoint folder to write (default runs/model)."),
+        config: Path = typer.Option(None, "--config", help="TOML/YAML/JSON config with [model] and [train] tables."),
+        epochs: int = typer.Option(None, "--epochs", help="Maximum epochs (early stopping may end sooner)."),
+        batch_size: int = typer.Option(None, "--batch-size", help="Sentences per batch (length-bucketed)."),
+        lr: float = typer.Option(None, "--lr", help="Encoder learning rate."),
+        head_lr: float = typer.Option(None, "--head-lr", help="Span-head learning rate."),
+        max_train_sentences: int = typer.Option(None, "--max-train-sentences", help="Train on a seeded random subset."),
+        max_dev_sentences: int = typer.Option(None, "--max-dev-sentences", help="Early-stop on a seeded dev subset."),
+        dev_split: str = typer.Option(None, "--dev", help="Dev split name or file."),
+        patience: int = typer.Option(None, "--patience", help="Epochs without dev-F1 gain before stopping."),
+        bf16: bool = typer.Option(None, "--bf16/--no-bf16", help="bf16 autocast (fast on AMX CPUs and GPUs)."),
+        resume: Path = typer.Option(None, "--resume", help="Continue training from this checkpoint folder."),
+        seed: int = typer.Option(None, "--seed", help="Random seed (default 123123)."),
+        threads: int = typer.Option(None, "--threads", help="torch CPU threads."),
+        device: str = typer.Option(None, "--device", help="auto, cpu or cuda."),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a live progress bar."),
+    ) -> None:
+        """Train a span NER model with uncertainty; the best dev-F1 checkpoint is kept in --out."""
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        run = _run_config(
+            config, resume,
+            {"loss": model, "encoder": encoder},
+            {"data": data, "out": out, "epochs": epochs, "batch_size": batch_size, "lr": lr, "head_lr": head_lr,
+             "max_train_sentences": max_train_sentences, "max_dev_sentences": max_dev_sentences, "dev_split": dev_split,
+             "patience": patience, "bf16": bf16, "seed": seed, "threads": threads, "device": device,
+             "progress": progress},
+        )
+        from linkner.train import train
+
+        console.print(f"training {run.model.loss} span model on {run.train.data} with encoder {run.model.encoder} → {run.train.out}")
+        metrics = train(run, resume=resume, log=console.print)
+        console.print(f"best dev F1 {metrics['best_dev_f1']:.4f} at epoch {metrics['best_epoch']}; checkpoint in {metrics['out']}")

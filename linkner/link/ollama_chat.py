@@ -1,0 +1,88 @@
+"""Ollama backend through the official ``ollama`` client (native ``/api/chat``).
+
+Why native rather than Ollama's ``/v1``: ``format`` takes a JSON schema (constrained decoding),
+``options`` pin ``temperature``/``seed``/``num_ctx`` (all three are needed for repeatable answers), and
+``keep_alive`` keeps the model loaded between calls. Start-up is checked in two steps with separate
+timeouts (field notes §5.2): ``/api/tags`` within ``connect_timeout_s`` (server down → a message in
+seconds), then ``/api/show`` (model missing → "ollama pull MODEL"), then an empty chat that loads the
+model within ``load_timeout_s`` (a cold load can take a minute; a short per-request timeout would
+abort it).
+"""
+
+from __future__ import annotations
+
+import time
+
+from linkner.errors import LLMError
+from linkner.link.backend import Completion, LinkRequest, TransientLLMError
+from linkner.link.config import LLMConfig
+
+
+class OllamaBackend:
+    name = "ollama"
+
+    def __init__(self, cfg: LLMConfig):
+        try:
+            import httpx
+            import ollama
+        except ImportError:
+            raise LLMError("the ollama backend needs the ollama client: pip install ollama") from None
+        self.cfg = cfg
+        self._ollama, self._httpx = ollama, httpx
+        self.host = cfg.host
+        self.concurrency = cfg.concurrency
+        self.identity = f"{cfg.model}@{self.host}"
+        self.client = ollama.Client(host=self.host, timeout=httpx.Timeout(cfg.timeout_s, connect=cfg.connect_timeout_s))
+
+    def _down(self, exc: Exception) -> LLMError:
+        return LLMError(f"no Ollama server answers at {self.host} ({type(exc).__name__}); start it with `ollama serve`, "
+                        "or point --host / OLLAMA_HOST at a running one")
+
+    def health_check(self) -> None:
+        o, httpx = self._ollama, self._httpx
+        quick = o.Client(host=self.host, timeout=self.cfg.connect_timeout_s)
+        try:
+            tags = quick.list()
+        except (ConnectionError, httpx.HTTPError) as exc:
+            raise self._down(exc) from None
+        except o.ResponseError as exc:
+            raise LLMError(f"{self.host}/api/tags failed (HTTP {exc.status_code}: {exc.error}); is this an Ollama server?") from None
+        names = {m.model for m in tags.models if m.model}
+        try:
+            quick.show(self.cfg.model)
+        except o.ResponseError as exc:
+            if exc.status_code == 404:
+                have = f"; it has: {', '.join(sorted(names))}" if names else ""
+                raise LLMError(f"model {self.cfg.model!r} is not on the Ollama server at {self.host}; "
+                               f"run `ollama pull {self.cfg.model}`{have}") from None
+            raise LLMError(f"{self.host}/api/show failed (HTTP {exc.status_code}: {exc.error})") from None
+        except (ConnectionError, httpx.HTTPError) as exc:
+            raise self._down(exc) from None
+        digest = next((m.digest for m in tags.models if m.model in (self.cfg.model, f"{self.cfg.model}:latest")), None)
+        if digest:  # a re-pulled model is a different model: keep their cached answers apart
+            self.identity = f"{self.cfg.model}@{digest[:16]}"
+        loader = o.Client(host=self.host, timeout=httpx.Timeout(self.cfg.load_timeout_s, connect=self.cfg.connect_timeout_s))
+        try:
+            loader.chat(model=self.cfg.model, messages=[], keep_alive=self.cfg.keep_alive)  # loads the model
+        except (ConnectionError, httpx.HTTPError, o.ResponseError) as exc:
+            raise LLMError(f"Ollama at {self.host} could not load {self.cfg.model} within {self.cfg.load_timeout_s:.0f} s: {exc}") from None
+
+    def complete(self, request: LinkRequest) -> Completion:
+        o, httpx = self._ollama, self._httpx
+        options = {"temperature": self.cfg.temperature, "seed": self.cfg.seed, "num_ctx": self.cfg.n_ctx,
+                   "num_predict": self.cfg.max_tokens}
+        fmt = None if self.cfg.structured == "off" else request.schema()
+        t0 = time.perf_counter()
+        try:
+            resp = self.client.chat(model=self.cfg.model, messages=request.chat(), format=fmt, options=options,
+                                    keep_alive=self.cfg.keep_alive)
+        except (ConnectionError, httpx.TransportError) as exc:
+            raise TransientLLMError(f"{self.host}: {type(exc).__name__}: {exc}") from None
+        except o.ResponseError as exc:
+            if exc.status_code == 429 or exc.status_code >= 500:
+                raise TransientLLMError(f"{self.host}: HTTP {exc.status_code}: {exc.error}") from None
+            raise LLMError(f"{self.host} refused the request (HTTP {exc.status_code}): {exc.error}") from None
+        return Completion(resp.message.content or "", time.perf_counter() - t0, resp.prompt_eval_count, resp.eval_count)
+
+    def close(self) -> None:
+        self.client._client.close()

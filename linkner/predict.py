@@ -1,0 +1,256 @@
+"""Batched inference of a trained span model on datasets and raw text.
+
+Output contract (consumed by the linking step; kept stable):
+
+* ``Sentence.entities``: the greedy-decoded, non-overlapping non-O spans (highest probability first),
+  each ``Entity(start, end, label, score=prob, extra={"uncertainty": {...}, "probs": {label: p}})``;
+* ``meta["candidates"]``: the non-O spans decoding dropped, as dicts
+  ``{start, end, label, prob, uncertainty, probs}``;
+* for labelled input, ``meta["gold"]`` (``[{start, end, label}]``) and ``meta["gold_scored"]``: the
+  model's record (label = its argmax, possibly "O") of every gold span of at most L words whose
+  boundaries are not among the decoded entities. Only the original paper's protocol reads these;
+  honest routing never does.
+* ``meta["model"]`` = ``{path, loss, uncertainty_methods}``.
+
+Always run with ``model.eval()``; MC dropout switches only the dropout layers back on, for its T
+extra passes (the original ran every evaluation with dropout on by accident, §11.4).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from linkner.data.types import Entity, Sentence
+from linkner.errors import DataError, ModelError
+from linkner.spans import Candidate, greedy_decode
+from linkner.text import split_sentences
+from linkner.uncertainty import span_uncertainties
+
+
+@dataclass
+class SpanScores:
+    """Model output for one sentence: its enumerated spans and per-span arrays."""
+
+    spans: np.ndarray  # (n, 2) [start, end)
+    probs: np.ndarray  # (n, K)
+    uncertainty: dict[str, np.ndarray]
+    logits: np.ndarray | None = None
+
+
+def window_length(model: Any, tokenizer: Any, max_subwords: int) -> int:
+    """Encoder window: config limit, the encoder's position limit and the tokenizer's, whichever is least."""
+    n = max_subwords
+    pos = getattr(model.encoder.config, "max_position_embeddings", None)
+    if isinstance(pos, int) and pos > 0:
+        # RoBERTa/MPNet-style position ids start after padding_idx; leave room for that offset.
+        offset = 2 if getattr(model.encoder.config, "model_type", "") in ("roberta", "mpnet", "xlm-roberta", "camembert") else 0
+        n = min(n, pos - offset)
+    tmax = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tmax, int) and 0 < tmax < 100_000:
+        n = min(n, tmax)
+    return n
+
+
+def make_featurizer(model: Any, tokenizer: Any, labels: list[str], neg_span_weight: float = 1.0):
+    from linkner.models.features import Featurizer
+
+    cfg = model.cfg
+    return Featurizer(tokenizer, {lab: i for i, lab in enumerate(labels)}, cfg.max_span_len,
+                      window_length(model, tokenizer, cfg.max_subwords), cfg.max_word_subwords, neg_span_weight)
+
+
+def _set_dropout(model: Any, on: bool) -> None:
+    """Dropout on/off for MC passes: train mode on every module.
+
+    Toggling only ``nn.Dropout`` modules is not enough: HF attention layers pass their dropout
+    probability to the fused attention kernel only when the *attention module* is in train mode.
+    Transformer encoders have no batch-norm statistics, so train mode changes nothing but dropout.
+    """
+    model.train(on)
+
+
+def score_sentences(model: Any, featurizer: Any, sentences: list[Sentence], batch_size: int = 64,
+                    temperature: float = 1.0, mc_samples: int = 0, bf16: bool = False,
+                    keep_logits: bool = False) -> list[SpanScores]:
+    """Span probabilities and uncertainties for every sentence (in input order), eval mode."""
+    import torch
+
+    from linkner.models.features import collate
+    from linkner.models.span_model import move_batch
+    from linkner.uncertainty import probabilities, vacuity
+
+    cfg = model.cfg
+    device = next(model.parameters()).device
+    encoded = featurizer.encode(sentences, with_labels=False)
+    order = sorted(range(len(encoded)), key=lambda i: encoded[i].n_subwords)
+    results: list[SpanScores | None] = [None] * len(encoded)
+    pad = featurizer.tok.pad_token_id or 0
+    was_training = model.training
+    model.eval()
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+    try:
+        with torch.inference_mode(), autocast:
+            for i in range(0, len(order), batch_size):
+                idx = order[i : i + batch_size]
+                batch = move_batch(collate([encoded[j] for j in idx], pad), device)
+                logits = model(batch, window_chunk=16, span_chunk=8192).float()
+                probs = probabilities(logits, cfg.loss, temperature, cfg.logit_clamp, cfg.evidence)
+                vac = vacuity(logits, temperature, cfg.logit_clamp, cfg.evidence) if cfg.loss == "edl" else None
+                mc = None
+                if mc_samples > 0:
+                    _set_dropout(model, True)
+                    mc = sum(probabilities(model(batch, 16, 8192).float(), cfg.loss, temperature, cfg.logit_clamp, cfg.evidence)
+                             for _ in range(mc_samples)) / mc_samples
+                    _set_dropout(model, False)
+                parts = batch["n_spans"]
+                probs_np = probs.cpu().numpy()
+                arrays = {
+                    "logits": logits.cpu().numpy() if keep_logits else None,
+                    "mc": mc.cpu().numpy() if mc is not None else None,
+                    "vac": vac.cpu().numpy() if vac is not None else None,
+                }
+                off = 0
+                for j, n in zip(idx, parts):
+                    sl = slice(off, off + n)
+                    p = probs_np[sl]
+                    unc = span_uncertainties(p, None if arrays["mc"] is None else arrays["mc"][sl],
+                                             None if arrays["vac"] is None else arrays["vac"][sl])
+                    results[j] = SpanScores(encoded[j].spans, p, unc, None if arrays["logits"] is None else arrays["logits"][sl])
+                    off += n
+    finally:
+        model.train(was_training)
+    return results  # type: ignore[return-value]
+
+
+def _record(scores: SpanScores, j: int, labels: list[str], label: str | None = None) -> dict:
+    p = scores.probs[j]
+    k = int(p.argmax())
+    return {
+        "start": int(scores.spans[j, 0]),
+        "end": int(scores.spans[j, 1]),
+        "label": label or labels[k],
+        "prob": float(p[k]),
+        "uncertainty": {m: float(u[j]) for m, u in scores.uncertainty.items()},
+        "probs": {lab: float(p[i]) for i, lab in enumerate(labels)},
+    }
+
+
+def decode(sentence: Sentence, scores: SpanScores, labels: list[str], model_meta: dict, has_gold: bool) -> Sentence:
+    """Build the output :class:`Sentence` (see the module docstring for the contract)."""
+    pred = scores.probs.argmax(axis=-1)
+    nonO = np.nonzero(pred > 0)[0]
+    index = {(int(scores.spans[j, 0]), int(scores.spans[j, 1])): int(j) for j in nonO}
+    cands = [Candidate(int(scores.spans[j, 0]), int(scores.spans[j, 1]), labels[pred[j]], float(scores.probs[j, pred[j]]))
+             for j in nonO]
+    kept = greedy_decode(cands)
+    kept_spans = {(c.start, c.end) for c in kept}
+    entities = []
+    for c in kept:
+        rec = _record(scores, index[(c.start, c.end)], labels)
+        entities.append(Entity(c.start, c.end, c.label, score=rec["prob"],
+                               extra={"uncertainty": rec["uncertainty"], "probs": rec["probs"]}))
+    meta = dict(sentence.meta)
+    meta["candidates"] = [_record(scores, j, labels) for j in nonO
+                          if (int(scores.spans[j, 0]), int(scores.spans[j, 1])) not in kept_spans]
+    if has_gold:
+        meta["gold"] = [{"start": e.start, "end": e.end, "label": e.label} for e in sentence.entities]
+        all_index = {(int(a), int(b)): i for i, (a, b) in enumerate(scores.spans)}
+        # Gold spans longer than L words were never scored and cannot appear here.
+        meta["gold_scored"] = [
+            _record(scores, all_index[(e.start, e.end)], labels)
+            for e in sentence.entities
+            if (e.start, e.end) not in kept_spans and (e.start, e.end) in all_index
+        ]
+    meta["model"] = model_meta
+    return Sentence(list(sentence.tokens), sorted(entities), id=sentence.id, text=sentence.text,
+                    token_offsets=sentence.token_offsets, meta=meta)
+
+
+class LocalModel:
+    """A loaded checkpoint ready for inference: ``predict(texts)`` and ``predict_sentences(sentences)``."""
+
+    def __init__(self, path: str | Path, device: str = "cpu", bf16: bool = False) -> None:
+        from linkner.models.checkpoint import load_checkpoint
+
+        self.path = str(path)
+        self.model, self.tokenizer, self.run, self.labels, self.temperature = load_checkpoint(path, device)
+        self.bf16 = bf16
+        self.featurizer = make_featurizer(self.model, self.tokenizer, self.labels)
+
+    @property
+    def loss(self) -> str:
+        return self.run.model.loss
+
+    @property
+    def entity_labels(self) -> list[str]:
+        return self.labels[1:]
+
+    def uncertainty_methods(self, mc_samples: int = 0) -> list[str]:
+        methods = ["confidence", "entropy"]
+        if mc_samples > 0:
+            methods.append("mc_dropout")
+        if self.loss == "edl":
+            methods.append("evidential")
+        return methods
+
+    def check_labels(self, sentences: list[Sentence], source: str = "data") -> None:
+        """Raise :class:`ModelError` if the data uses labels the checkpoint cannot predict."""
+        extra = sorted({e.label for s in sentences for e in s.entities} - set(self.labels[1:]))
+        if extra:
+            raise ModelError(
+                f"{source} uses label(s) {', '.join(extra)} that checkpoint {self.path} does not know "
+                f"(its labels: {', '.join(self.labels[1:])}); train on this schema or map the labels"
+            )
+
+    def score(self, sentences: list[Sentence], mc_samples: int = 0, batch_size: int = 64, keep_logits: bool = False) -> list[SpanScores]:
+        return score_sentences(self.model, self.featurizer, sentences, batch_size, self.temperature, mc_samples,
+                               self.bf16, keep_logits)
+
+    def predict_sentences(self, sentences: list[Sentence], mc_samples: int = 0, batch_size: int = 64,
+                          has_gold: bool | None = None) -> list[Sentence]:
+        """Predict tokenized sentences. ``has_gold`` (default: any sentence has entities) adds gold meta."""
+        if mc_samples < 0:
+            raise DataError("mc_samples must be 0 (off) or a positive number of passes")
+        sentences = [s for s in sentences]
+        if not sentences:
+            return []
+        if has_gold is None:
+            has_gold = any(s.entities for s in sentences)
+        if has_gold:
+            self.check_labels(sentences)
+        meta = {"path": self.path, "loss": self.loss, "uncertainty_methods": self.uncertainty_methods(mc_samples)}
+        scores = self.score(sentences, mc_samples, batch_size)
+        return [decode(s, sc, self.labels, meta, has_gold) for s, sc in zip(sentences, scores)]
+
+    def predict(self, texts: list[str] | str, mc_samples: int = 0, batch_size: int = 64) -> list[Sentence]:
+        """Predict raw texts. Each text is split into sentences; every sentence's ``text`` is its own
+        slice of the input and ``token_offsets`` index that slice (``meta["char_offset"]`` is where
+        the slice starts in the input, ``meta["doc"]`` the input's index). Empty texts give nothing.
+        """
+        if isinstance(texts, str):
+            texts = [texts]
+        sentences = []
+        for d, text in enumerate(texts):
+            for k, toks in enumerate(split_sentences(text)):
+                base, end = toks[0][1], toks[-1][2]
+                sentences.append(Sentence(
+                    [t for t, _, _ in toks], id=f"{d}:{k}", text=text[base:end],
+                    token_offsets=[(a - base, b - base) for _, a, b in toks], meta={"doc": d, "char_offset": base},
+                ))
+        return self.predict_sentences(sentences, mc_samples, batch_size, has_gold=False)
+
+
+def load(path: str | Path, device: str = "cpu", bf16: bool = False) -> LocalModel:
+    """Load a checkpoint folder written by ``linkner train``."""
+    return LocalModel(path, device, bf16)
+
+
+def timed_predict(model: LocalModel, sentences: list[Sentence], **kw: Any) -> tuple[list[Sentence], float]:
+    t0 = time.perf_counter()
+    out = model.predict_sentences(sentences, **kw)
+    return out, time.perf_counter() - t0

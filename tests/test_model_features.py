@@ -1,0 +1,79 @@
+"""Span features, long-sentence windows and length bucketing (tokenizer only; no model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkner.data.types import Entity, Sentence
+from linkner.encoders import load_tokenizer, minilm_path
+from linkner.models.features import Featurizer, case_class, collate
+from linkner.spans import enumerate_spans
+from linkner.train import bucket_batches
+
+LABELS = {"O": 0, "PER": 1, "LOC": 2}
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return load_tokenizer(str(minilm_path()))
+
+
+def test_case_classes():
+    assert [case_class(w) for w in ["EU", "lamb", "Peter", "1996", "1996-08-22", "x1"]] == [1, 2, 3, 4, 5, 2]
+
+
+def test_span_rows_match_enumeration_and_labels(tok):
+    s = Sentence("Peter Blackburn visited Paris yesterday".split(), [Entity(0, 2, "PER"), Entity(3, 4, "LOC")])
+    enc = Featurizer(tok, LABELS, 5, 512, neg_span_weight=0.6).encode([s])[0]
+    assert [tuple(x) for x in enc.spans] == enumerate_spans(5, 5)
+    rows = {tuple(x): j for j, x in enumerate(enc.spans)}
+    assert enc.label[rows[(0, 2)]] == 1 and enc.label[rows[(3, 4)]] == 2 and enc.label.sum() == 3
+    assert enc.weight[rows[(0, 2)]] == 1.0 and enc.weight[rows[(0, 1)]] == pytest.approx(0.6)
+    assert list(enc.morph[rows[(0, 2)]]) == [3, 3, 0, 0, 0]
+    assert np.all(enc.width == np.minimum(enc.b - enc.a, 4)) and np.all(enc.a >= 1)
+    ids = enc.windows[0]
+    assert ids[0] == tok.cls_token_id and ids[-1] == tok.sep_token_id
+
+
+def test_words_without_subwords_become_unk(tok):
+    s = Sentence(["A", "\u200b", "b", "\ufe0f"], [])
+    enc = Featurizer(tok, LABELS, 3, 512).encode([s])[0]
+    assert enc.windows[0].count(tok.unk_token_id) == 2 and len(enc.spans) == len(enumerate_spans(4, 3))
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 120), window=st.integers(12, 40), L=st.integers(1, 5), seed=st.integers(0, 1000))
+def test_windows_cover_every_span(tok, n, window, L, seed):
+    rng = np.random.default_rng(seed)
+    vocab = ["the", "internationalisation", "a", "Paris", "supercalifragilistic", "1996-08-22", "!"]
+    words = [vocab[i] for i in rng.integers(0, len(vocab), n)]
+    f = Featurizer(tok, LABELS, L, window)
+    enc = f.encode([Sentence(words)])[0]
+    assert all(len(w) <= window for w in enc.windows)
+    pieces = f._pieces([words])[0]
+    for (s, e), w, a, b in zip(enc.spans, enc.win, enc.a, enc.b):
+        ids = enc.windows[w]
+        # the span's subwords in its window are exactly the pieces of words s..e-1
+        assert ids[a : b + 1] == [t for p in pieces[s:e] for t in p]
+
+
+def test_collate_flattens_indices(tok):
+    f = Featurizer(tok, LABELS, 3, 512)
+    encs = f.encode([Sentence("a b c".split()), Sentence("Paris is nice today".split())])
+    batch = collate(encs)
+    T = batch["input_ids"].shape[1]
+    assert batch["start_index"].shape[0] == sum(len(e.spans) for e in encs) == sum(batch["n_spans"])
+    assert int(batch["start_index"][len(encs[0].spans)]) == T + int(encs[1].a[0])
+    assert batch["attention_mask"].sum().item() == sum(len(w) for e in encs for w in e.windows)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.integers(1, 200), min_size=0, max_size=300), st.integers(1, 40), st.integers(1, 5), st.integers(0, 99))
+def test_bucketing_covers_each_sentence_once(lengths, batch_size, factor, seed):
+    batches = bucket_batches(lengths, batch_size, np.random.default_rng(seed), factor)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(len(lengths)))
+    assert all(1 <= len(b) <= batch_size for b in batches)
