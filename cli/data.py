@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 
 import typer
-from linkner_cli.common import user_errors
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from linkner_cli.common import user_errors
 
 data_app = typer.Typer(help="List, inspect and convert datasets.", no_args_is_help=True)
 console = Console()

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import typer
-from linkner_cli.common import user_errors
 from rich.console import Console
 from rich.table import Table
+
+from linkner_cli.common import user_errors
 
 console = Console()
 

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import typer
+
 from linkner_cli.common import user_errors
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from linkner_cli.common import user_errors
 from rich.console import Console
 from rich.table import Table
+
+from linkner_cli.common import user_errors
 
 console = Console(stderr=True)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+
 from linkner_cli.common import user_errors
 
 
@@ -48,7 +49,7 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option(None, "--model", help="ener (evidential loss, default) or spanner (cross-entropy)."),
         encoder: str = typer.Option(None, "--encoder", help="minilm (default), mpnet, a model folder or a hub name."),
         out: str = typer.Option(None, "--out", help="Checkpoint folder to write (default runs/model)."),
-        config: Path = typer.Option(None, "--config", help="TOML/YAML/JSON config with [model] and [train] tables."),
+        config: Path = typer.Option(None, "--config", help="TOML/YAML/JSON config with `model` and `train` tables."),
         epochs: int = typer.Option(None, "--epochs", help="Maximum epochs (early stopping may end sooner)."),
         batch_size: int = typer.Option(None, "--batch-size", help="Sentences per batch (length-bucketed)."),
         lr: float = typer.Option(None, "--lr", help="Encoder learning rate."),

@@ -51,3 +51,27 @@ def data_overview(numbers: dict) -> tuple[plt.Figure, dict]:
     axes[2].tick_params(axis="x", rotation=45)
     fig.tight_layout()
     return fig, {"type_share": shares, "length_share_1_to_6plus": lengths, "unseen_rate": unseen}
+
+
+def demo_summary(numbers: dict) -> tuple[plt.Figure, dict]:
+    """Left: dev F1 against the routing threshold (the tuned τ marked). Right: test F1, local vs LinkNER."""
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    curve = numbers.get("dev_curve") or []
+    if curve:
+        ax1.plot([c["tau"] for c in curve], [100 * c["f1"] for c in curve], marker=".", label="LinkNER (dev)")
+        ax1.axhline(100 * curve[0]["f1"], color="grey", ls="--", label="local only (dev)")
+        ax1.axvline(numbers["tau"], color="C3", ls=":", label=f"tuned τ = {numbers['tau']:.3f}")
+        ax1.set_xlabel("routing threshold τ (uncertainty)")
+        ax1.set_ylabel("entity F1 (%)")
+        ax1.legend(fontsize=7)
+    ax1.set_title("Threshold tuned on dev")
+    bars = {"local": 100 * numbers["local_f1"], "LinkNER": 100 * numbers["linkner_f1"]}
+    ax2.bar(list(bars), list(bars.values()), color=["grey", "C0"])
+    for i, v in enumerate(bars.values()):
+        ax2.text(i, v + 0.5, f"{v:.2f}", ha="center")
+    ax2.set_ylim(0, 100)
+    ax2.set_title(f"Test: {numbers['routed']}/{numbers['entities']} entities routed ({100 * numbers['routed_fraction']:.1f} %)")
+    ax2.set_ylabel("entity F1 (%)")
+    fig.tight_layout()
+    return fig, {"dev_curve": curve, "test_f1": bars, "routed_fraction": numbers["routed_fraction"], "tau": numbers["tau"]}

@@ -156,3 +156,13 @@ def test_unknown_dataset_and_label(tmp_path):
 def test_sentence_rejects_entities_beyond_tokens():
     with pytest.raises(ValueError):
         Sentence(["a"], [Entity(0, 2, "PER")])
+
+
+def test_jsonl_writes_document_offsets_for_raw_text_sentences(tmp_path):
+    doc = "Hello there. Ada Lovelace wrote code."
+    base = doc.index("Ada")
+    s = Sentence(["Ada", "Lovelace", "wrote", "code", "."], [Entity(0, 2, "PER")], text=doc[base:],
+                 token_offsets=[(0, 3), (4, 12), (13, 18), (19, 23), (23, 24)], meta={"char_offset": base})
+    write([s], tmp_path / "p.jsonl", "jsonl")
+    rec = json.loads((tmp_path / "p.jsonl").read_text())["entities"][0]
+    assert doc[rec["doc_char_start"] : rec["doc_char_end"]] == "Ada Lovelace" == rec["text"]

@@ -27,9 +27,12 @@ def sentence_record(s: Sentence) -> dict:
         rec["text"] = s.text
     if s.token_offsets is not None:
         rec["token_offsets"] = [list(o) for o in s.token_offsets]
+        offset = s.meta.get("char_offset")  # where this sentence starts in its original document
         for r, e in zip(rec["entities"], s.entities):
             r["char_start"], r["char_end"] = s.char_span(e)
             r["text"] = s.surface(e)
+            if isinstance(offset, int):
+                r["doc_char_start"], r["doc_char_end"] = r["char_start"] + offset, r["char_end"] + offset
     # Extra per-sentence data (candidates, gold, scores...) sits at the top level of the record.
     rec.update({k: v for k, v in s.meta.items() if k not in rec})
     return rec

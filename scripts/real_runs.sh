@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The real runs whose outputs are committed under results/ (not CI). One heavy job at a time:
+# the machine has 2 cores and a second torch job slows both 5-15x.
+#
+#   bash scripts/real_runs.sh train      # ~1.5 h on 2 cores: CoNLL-2003 and WNUT-17, E-NER and SpanNER (MiniLM)
+#   bash scripts/real_runs.sh evaluate   # test sets with all four uncertainty estimators (MC dropout T=10)
+#   bash scripts/real_runs.sh link       # Qwen2.5-Coder-1.5B in process, tau tuned on dev, both protocols
+#
+# Predictions and checkpoints go to runs/ (large, not committed); metrics JSON to results/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+L=${LINKNER:-linkner}
+EPOCHS_CONLL=${EPOCHS_CONLL:-6}
+EPOCHS_WNUT=${EPOCHS_WNUT:-10}
+MC=${MC:-10}
+LLM=${LLM:-qwen2.5-coder-1.5b}
+MAX_CALLS=${MAX_CALLS:-150}        # routed test entities per set (the most uncertain first)
+DEV_SENTENCES=${DEV_SENTENCES:-800} # dev sentences used to tune tau
+
+evalsets() { case $1 in conll03) echo conll03 conll03-typos conll03-oov conll03-ood;; *) echo "$1";; esac; }
+
+train() {
+  for data in conll03 wnut17; do
+    ep=$EPOCHS_CONLL; [ "$data" = wnut17 ] && ep=$EPOCHS_WNUT
+    for model in ener spanner; do
+      $L train --data $data --model $model --encoder minilm --out runs/$data-$model-minilm --epochs "$ep" \
+        --lr 1e-4 --threads 2 --seed 123123 --no-progress > runs/$data-$model-minilm.log 2>&1
+    done
+  done
+}
+
+evaluate() {
+  for data in conll03 wnut17; do
+    for model in ener spanner; do
+      ck=runs/$data-$model-minilm; res=results/local/$data-$model; pred=runs/preds/$data-$model
+      [ -d "$ck" ] || { echo "skip $ck (not trained)"; continue; }
+      mkdir -p "$res" "$pred"
+      cp "$ck/train_metrics.json" "$res/train.json"
+      for set in $(evalsets $data); do
+        $L infer "$ck" --data "$set" --split test --mc-samples "$MC" --metrics "$res/$set.json" --out "$pred/$set.test.jsonl" -q
+      done
+      $L infer "$ck" --data "$data" --split dev --mc-samples "$MC" --out "$pred/dev.full.jsonl" -q
+      python -c "import sys; lines=open(sys.argv[1]).readlines(); open(sys.argv[2],'w').writelines(lines[:int(sys.argv[3])])" \
+        "$pred/dev.full.jsonl" "$pred/dev.jsonl" "$DEV_SENTENCES"
+      python -m linkner.experiments ood "$pred" "$res/ood_auroc.json" || true
+    done
+  done
+}
+
+link() {
+  for data in conll03 wnut17; do
+    for model in ener spanner; do
+      pred=runs/preds/$data-$model; [ -d "$pred" ] || continue
+      unc=confidence; [ "$model" = ener ] && unc=evidential
+      for set in $(evalsets $data); do
+        for protocol in honest paper; do
+          $L link "$pred/$set.test.jsonl" --backend llama-cpp --model "$LLM" --threshold auto \
+            --dev-predictions "$pred/dev.jsonl" --uncertainty $unc --max-calls "$MAX_CALLS" --protocol $protocol \
+            --dataset "$data" --out "results/link/$data-$model/$set-$protocol-$LLM"
+        done
+      done
+    done
+  done
+}
+
+"${1:?usage: real_runs.sh train|evaluate|link}"
