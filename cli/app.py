@@ -31,9 +31,9 @@ def _root(version: bool = typer.Option(False, "--version", callback=_version, is
 
 
 def _register() -> None:
-    from linkner_cli import data, demo, evaluate, figures, infer, link, train
+    from linkner_cli import bench, data, demo, evaluate, figures, infer, link, train
 
-    for module in (data, train, infer, link, evaluate, figures, demo):
+    for module in (data, train, infer, link, evaluate, figures, demo, bench):
         module.register(app)
 
 

@@ -14,6 +14,14 @@ from pathlib import Path
 FIGURES: dict[str, tuple[str, str]] = {
     # name: (results file relative to the results dir, plots function name)
     "data_overview": ("data/overview.json", "data_overview"),
+    "local_models": ("studies/local_models.json", "local_models"),
+    "uncertainty": ("studies/uncertainty.json", "uncertainty"),
+    "threshold": ("studies/threshold.json", "threshold"),
+    "linking": ("studies/linking.json", "linking"),
+    "in_context": ("studies/in_context.json", "in_context"),
+    "cost": ("studies/cost.json", "cost"),
+    "paper_vs_ours": ("studies/paper_vs_ours.json", "paper_vs_ours"),
+    "bench": ("bench/summary.json", "bench_overview"),  # linkner bench (merges results/bench/*.json)
 }
 
 

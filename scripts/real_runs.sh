@@ -2,9 +2,11 @@
 # The real runs whose outputs are committed under results/ (not CI). One heavy job at a time:
 # the machine has 2 cores and a second torch job slows both 5-15x.
 #
-#   bash scripts/real_runs.sh train      # ~1.5 h on 2 cores: CoNLL-2003 and WNUT-17, E-NER and SpanNER (MiniLM)
-#   bash scripts/real_runs.sh evaluate   # test sets with all four uncertainty estimators (MC dropout T=10)
-#   bash scripts/real_runs.sh link       # Qwen2.5-Coder-1.5B in process, tau tuned on dev, both protocols
+#   bash scripts/real_runs.sh train [DATA] [MODEL]     # CoNLL-2003 and WNUT-17, E-NER and SpanNER (MiniLM)
+#   bash scripts/real_runs.sh evaluate [DATA] [MODEL]  # test sets, all four uncertainty estimators (MC T=10)
+#   bash scripts/real_runs.sh link [DATA] [MODEL]      # Qwen2.5-Coder-1.5B in process, tau tuned on dev
+#
+# DATA is conll03 or wnut17, MODEL ener or spanner (default: all). Sizes are environment variables below.
 #
 # Predictions and checkpoints go to runs/ (large, not committed); metrics JSON to results/.
 set -euo pipefail
@@ -12,18 +14,25 @@ cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 L=${LINKNER:-linkner}
 EPOCHS_CONLL=${EPOCHS_CONLL:-6}
-EPOCHS_WNUT=${EPOCHS_WNUT:-10}
+EPOCHS_WNUT=${EPOCHS_WNUT:-6}
+SETS=${SETS:-}                      # restrict the evaluation/link sets, e.g. "conll03 conll03-oov"
+PROTOCOLS=${PROTOCOLS:-honest paper}
 MC=${MC:-10}
 LLM=${LLM:-qwen2.5-coder-1.5b}
 MAX_CALLS=${MAX_CALLS:-150}        # routed test entities per set (the most uncertain first)
 DEV_SENTENCES=${DEV_SENTENCES:-800} # dev sentences used to tune tau
 
-evalsets() { case $1 in conll03) echo conll03 conll03-typos conll03-oov conll03-ood;; *) echo "$1";; esac; }
+evalsets() {
+  if [ -n "$SETS" ]; then echo "$SETS"; return; fi
+  case $1 in conll03) echo conll03 conll03-typos conll03-oov conll03-ood;; *) echo "$1";; esac
+}
+DATAS=${2:-conll03 wnut17}
+MODELS=${3:-ener spanner}
 
 train() {
-  for data in conll03 wnut17; do
+  for data in $DATAS; do
     ep=$EPOCHS_CONLL; [ "$data" = wnut17 ] && ep=$EPOCHS_WNUT
-    for model in ener spanner; do
+    for model in $MODELS; do
       $L train --data $data --model $model --encoder minilm --out runs/$data-$model-minilm --epochs "$ep" \
         --lr 1e-4 --threads 2 --seed 123123 --no-progress > runs/$data-$model-minilm.log 2>&1
     done
@@ -31,8 +40,8 @@ train() {
 }
 
 evaluate() {
-  for data in conll03 wnut17; do
-    for model in ener spanner; do
+  for data in $DATAS; do
+    for model in $MODELS; do
       ck=runs/$data-$model-minilm; res=results/local/$data-$model; pred=runs/preds/$data-$model
       [ -d "$ck" ] || { echo "skip $ck (not trained)"; continue; }
       mkdir -p "$res" "$pred"
@@ -43,18 +52,18 @@ evaluate() {
       $L infer "$ck" --data "$data" --split dev --mc-samples "$MC" --out "$pred/dev.full.jsonl" -q
       python -c "import sys; lines=open(sys.argv[1]).readlines(); open(sys.argv[2],'w').writelines(lines[:int(sys.argv[3])])" \
         "$pred/dev.full.jsonl" "$pred/dev.jsonl" "$DEV_SENTENCES"
-      python -m linkner.experiments ood "$pred" "$res/ood_auroc.json" || true
+      python -m linkner.studies.ood "$pred" "$res/ood_auroc.json"
     done
   done
 }
 
 link() {
-  for data in conll03 wnut17; do
-    for model in ener spanner; do
+  for data in $DATAS; do
+    for model in $MODELS; do
       pred=runs/preds/$data-$model; [ -d "$pred" ] || continue
       unc=confidence; [ "$model" = ener ] && unc=evidential
       for set in $(evalsets $data); do
-        for protocol in honest paper; do
+        for protocol in $PROTOCOLS; do
           $L link "$pred/$set.test.jsonl" --backend llama-cpp --model "$LLM" --threshold auto \
             --dev-predictions "$pred/dev.jsonl" --uncertainty $unc --max-calls "$MAX_CALLS" --protocol $protocol \
             --dataset "$data" --out "results/link/$data-$model/$set-$protocol-$LLM"

@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from linkner_cli.app import app
 from typer.testing import CliRunner
+
+from linkner_cli.app import app
 
 runner = CliRunner()
 FIX = Path(__file__).parent / "fixtures"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 
-from linkner_cli.app import app
 from typer.testing import CliRunner
 
 from linkner.data.types import Entity, Sentence
 from linkner.experiments import data_overview, unseen_rate, write_results
 from linkner.figures import make_figure
+from linkner_cli.app import app
 
 
 def _digest(paths):

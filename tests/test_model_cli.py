@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from linkner_cli.app import app
 from typer.testing import CliRunner
 
 from linkner.encoders import make_tiny_encoder
+from linkner_cli.app import app
 
 runner = CliRunner()
 

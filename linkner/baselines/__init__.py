@@ -1,0 +1,1 @@
+"""Baselines a user would reach for instead of LinkNER (trained and run by ``linkner bench``)."""

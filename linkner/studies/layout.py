@@ -1,0 +1,151 @@
+"""The committed results layout, and tolerant readers for it.
+
+::
+
+    <root>/local/{train}-{model}/{evalset}.json        evaluate_checkpoint output (mc_samples=10)
+    <root>/local/{train}-{model}/ood_auroc.json        {"numbers": {method: {shifted set: auroc}}}
+    <root>/local/{train}-{model}/risk_coverage.json    {"numbers": {evalset: {method: {coverage, risk, aurc}}}}
+    <root>/local/{train}-{model}/train.json            training metrics
+    <root>/link/{train}-{model}/{evalset}-{protocol}-{llm}[-suffix]/metrics.json   run_link output
+
+A **main** run is zero-shot and its folder name is exactly ``{evalset}-{protocol}-{llm}``; anything after
+the LLM name (``-icl1-random``, ``-budget10``…) is its ``variant`` (an in-context sweep, a cost point).
+
+``root`` is ``results`` (full profile) or ``results/smoke``. Files may be bare JSON or wrapped as
+``{"numbers", "config", "run"}``; :func:`read_numbers` accepts both. Anything absent is simply not
+returned: the studies list it as missing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+# train set -> the test sets a model trained on it is evaluated on
+EVALSETS: dict[str, tuple[str, ...]] = {
+    "conll03": ("conll03", "conll03-typos", "conll03-oov", "conll03-ood"),
+    "wnut17": ("wnut17",),
+}
+MODELS = ("spanner", "ener")
+MODEL_NAMES = {"spanner": "SpanNER", "ener": "E-NER"}
+SHIFTED = ("conll03-typos", "conll03-oov", "conll03-ood")
+PROTOCOLS = ("honest", "paper")
+METHODS = ("confidence", "entropy", "mc_dropout", "evidential")
+EVAL_ORDER = ["conll03", "conll03-typos", "conll03-oov", "conll03-ood", "wnut16", "wnut17", "twitterner"]
+
+
+def systems() -> list[tuple[str, str]]:
+    """Every (train set, model) pair of the study grid."""
+    return [(t, m) for t in EVALSETS for m in MODELS]
+
+
+def system_name(train: str, model: str) -> str:
+    return f"{train}-{model}"
+
+
+def read_json(path: str | Path) -> dict | None:
+    p = Path(path)
+    if not p.is_file():
+        return None
+    return json.loads(p.read_text(encoding="utf-8"))
+
+
+def read_numbers(path: str | Path) -> dict | None:
+    """A results file's numbers: the ``numbers`` block of a wrapped file, else the whole document."""
+    doc = read_json(path)
+    if doc is None:
+        return None
+    return doc["numbers"] if isinstance(doc.get("numbers"), dict) and "run" in doc else doc
+
+
+def local_dir(root: str | Path, train: str, model: str) -> Path:
+    return Path(root) / "local" / system_name(train, model)
+
+
+def count_lines(path: Path) -> int | None:
+    if not path.is_file():
+        return None
+    with path.open("rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def parse_run_name(name: str) -> tuple[str, str, str] | None:
+    """``{evalset}-{protocol}-{rest}`` → (evalset, protocol, rest); evalset names hold hyphens."""
+    for proto in PROTOCOLS:
+        marker = f"-{proto}-"
+        if marker in name:
+            evalset, rest = name.split(marker, 1)
+            return evalset, proto, rest
+        if name.endswith(f"-{proto}"):
+            return name[: -len(proto) - 1], proto, ""
+    return None
+
+
+def _f1(scores: dict | None, *keys: str) -> float | None:
+    cur = scores
+    for k in (*keys, "micro", "f1"):
+        if not isinstance(cur, dict) or k not in cur:
+            return None
+        cur = cur[k]
+    return cur
+
+
+def link_record(path: Path, root: Path) -> dict | None:
+    """One link run's metrics.json flattened to the fields the studies use."""
+    m = read_json(path)
+    if not m:
+        return None
+    run_dir = path.parent
+    system = run_dir.parent.name
+    parsed = parse_run_name(run_dir.name)
+    cfg = m.get("config") or {}
+    evalset, protocol = (parsed[0], parsed[1]) if parsed else (cfg.get("dataset") or "?", m.get("protocol", "honest"))
+    protocol = m.get("protocol", protocol)
+    train, _, model = system.partition("-")
+    scores = m.get("scores") or {}
+    thr = m.get("threshold") or {}
+    tuning = thr.get("tuning") or None
+    llm = m.get("llm") or {}
+    routing = m.get("routing") or {}
+    sentences = count_lines(run_dir / "linked.jsonl")
+    if sentences is None:  # fall back to the local evaluation of the same test set
+        local = read_json(local_dir(root, train, model) / f"{evalset}.json") or {}
+        sentences = local.get("sentences")
+    llm_cfg = cfg.get("llm") or {}
+    on_routed = (scores.get("llm_on_routed") or {}).get("micro") or {}
+    llm_name = llm_cfg.get("model") or "?"
+    rest = parsed[2] if parsed else ""
+    variant = rest[len(llm_name):].lstrip("-") if rest.startswith(llm_name) else ("" if "icl" not in rest and "shot" not in rest else rest)
+    shots = int(cfg.get("shots") or 0)
+    return {
+        "key": f"{system}/{run_dir.name}", "system": system, "train": train, "model": model, "evalset": evalset,
+        "protocol": protocol, "llm": llm_name, "backend": llm_cfg.get("backend"),
+        "variant": variant, "main": shots == 0 and not variant,
+        "uncertainty": m.get("uncertainty") or cfg.get("uncertainty"),
+        "shots": shots, "retrieve": bool(cfg.get("retrieve")),
+        "threshold": str(thr.get("requested")), "tau": thr.get("tau"), "tuning": tuning,
+        "max_routed": cfg.get("max_routed"), "max_calls": cfg.get("max_calls"),
+        "items": routing.get("items"), "routed": routing.get("routed"), "routed_fraction": routing.get("routed_fraction"),
+        "local_f1": _f1(scores, "local"), "linkner_f1": _f1(scores, "linkner"), "delta_f1": scores.get("delta_f1"),
+        "paper_local_f1": ((scores.get("paper") or {}).get("local") or {}).get("f1"),
+        "paper_linkner_f1": ((scores.get("paper") or {}).get("linkner") or {}).get("f1"),
+        "llm_accuracy": on_routed.get("llm_accuracy"), "local_accuracy_on_routed": on_routed.get("local_accuracy"),
+        "llm_seconds": llm.get("llm_seconds"), "seconds_per_routed_entity": llm.get("seconds_per_routed_entity"),
+        "prompt_tokens": llm.get("prompt_tokens"), "unique_answers": llm.get("unique"),
+        "sentences": sentences,
+    }
+
+
+def link_runs(root: str | Path) -> list[dict]:
+    """Every link run under ``<root>/link``, sorted by key (deterministic study output)."""
+    base = Path(root) / "link"
+    out = []
+    for p in sorted(base.glob("*/*/metrics.json")):
+        rec = link_record(p, Path(root))
+        if rec is not None:
+            out.append(rec)
+    return out
+
+
+def eval_rank(evalset: str) -> int:
+    return EVAL_ORDER.index(evalset) if evalset in EVAL_ORDER else len(EVAL_ORDER)

@@ -1,0 +1,154 @@
+"""Linking studies, all read from ``<root>/link/*/*/metrics.json`` (see :mod:`linkner.studies.layout`).
+
+* :func:`threshold` (RQ1): dev F1 and routed fraction against τ from each tuned run's curve, with the
+  dev-tuned point, the budget point (the last τ the routing budget allows) and the test result.
+* :func:`linking`: local vs LinkNER per test set, honest and paper protocols side by side.
+* :func:`in_context`: LinkNER F1 and LLM accuracy on routed entities against shots, random vs retrieved.
+* :func:`cost`: F1 against LLM calls and seconds per 1,000 sentences, with the Pareto front.
+
+"Main" runs are the zero-shot ones; an in-context sweep is a set of runs that differ only in shots and
+demonstration selection.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from linkner.studies.layout import EVALSETS, PROTOCOLS, eval_rank, link_runs, systems
+
+
+def _not_run(runs: list[dict]) -> list[str]:
+    """Grid cells (system, test set, protocol) without a main run, for the notebooks' "not yet run" note."""
+    have = {(r["system"], r["evalset"], r["protocol"]) for r in runs}
+    return [f"{t}-{m}/{ev}-{p}" for t, m in systems() for ev in EVALSETS[t] for p in PROTOCOLS if (f"{t}-{m}", ev, p) not in have]
+
+
+def _main_runs(runs: list[dict]) -> list[dict]:
+    return [r for r in runs if r["main"]]
+
+
+def threshold(root: str | Path) -> dict:
+    """Per tuned main run: the dev curve (τ, routed fraction, F1) and its marked points."""
+    out = []
+    for r in _main_runs(link_runs(root)):
+        t = r["tuning"]
+        if not t or not t.get("curve"):
+            continue
+        n = t.get("dev_items") or 0
+        curve = [{"tau": c["tau"], "routed": c["routed"], "routed_fraction": c["routed"] / n if n else 0.0, "f1": c["f1"]}
+                 for c in t["curve"]]
+        cap = t.get("dev_cap")
+        budget = None
+        if cap is not None:
+            last = max((c for c in curve if c["routed"] <= cap), key=lambda c: c["routed"], default=None)
+            if last is not None:
+                budget = {"cap": cap, **last}
+        out.append({
+            "key": r["key"], "system": r["system"], "evalset": r["evalset"], "protocol": r["protocol"], "llm": r["llm"],
+            "uncertainty": r["uncertainty"], "dev_items": n, "curve": curve,
+            "tuned": {"tau": t.get("tau"), "f1": t.get("dev_f1"), "routed_fraction": (t.get("dev_routed") or 0) / n if n else 0.0},
+            "dev_local_f1": t.get("dev_local_f1"), "budget": budget,
+            "test": {"tau": r["tau"], "local_f1": r["local_f1"], "linkner_f1": r["linkner_f1"], "routed_fraction": r["routed_fraction"]},
+        })
+    out.sort(key=lambda x: (eval_rank(x["evalset"]), x["system"], x["protocol"], x["llm"]))
+    return {"runs": out, "missing": _not_run(out)}
+
+
+def linking(root: str | Path) -> dict:
+    """Local vs LinkNER F1 of every zero-shot run; the paper protocol also reports the original counts."""
+    rows = []
+    for r in _main_runs(link_runs(root)):
+        rows.append({k: r[k] for k in ("key", "system", "model", "evalset", "protocol", "llm", "uncertainty", "tau", "items",
+                                       "routed", "routed_fraction", "local_f1", "linkner_f1", "delta_f1", "paper_local_f1",
+                                       "paper_linkner_f1", "llm_accuracy", "local_accuracy_on_routed", "max_routed", "max_calls")})
+    rows.sort(key=lambda x: (eval_rank(x["evalset"]), x["system"], x["protocol"], x["llm"]))
+    return {"rows": rows, "missing": _not_run(rows)}
+
+
+def in_context(root: str | Path) -> dict:
+    """Runs grouped by everything but shots/selection; groups with more than one member are sweeps."""
+    groups: dict[str, list[dict]] = {}
+    for r in link_runs(root):
+        g = "|".join(str(r[k]) for k in ("system", "evalset", "protocol", "llm", "uncertainty", "threshold", "max_routed", "max_calls"))
+        groups.setdefault(g, []).append(r)
+    sweeps = []
+    for g, rs in sorted(groups.items()):
+        if len({(r["shots"], r["retrieve"]) for r in rs}) < 2:
+            continue
+        first = rs[0]
+        points = [{"shots": r["shots"], "selection": "none" if r["shots"] == 0 else ("retrieved" if r["retrieve"] else "random"),
+                   "linkner_f1": r["linkner_f1"], "local_f1": r["local_f1"], "llm_accuracy": r["llm_accuracy"],
+                   "routed": r["routed"], "prompt_tokens_per_answer": (r["prompt_tokens"] / r["unique_answers"])
+                   if r["prompt_tokens"] and r["unique_answers"] else None, "key": r["key"]}
+                  for r in sorted(rs, key=lambda r: (r["shots"], r["retrieve"]))]
+        sweeps.append({"group": g, **{k: first[k] for k in ("system", "evalset", "protocol", "llm", "uncertainty")},
+                       "local_f1": first["local_f1"], "points": points})
+    sweeps.sort(key=lambda s: (eval_rank(s["evalset"]), s["system"], s["protocol"], s["llm"]))
+    return {"sweeps": sweeps, "missing": [] if sweeps else ["no in-context sweep (runs differing only in shots) found"]}
+
+
+def pareto_front(points: list[dict], x: str, y: str = "f1") -> list[int]:
+    """Indices of the points no other point beats (x lower-or-equal and y higher), sorted by x."""
+    idx = sorted((i for i, p in enumerate(points) if p.get(x) is not None and p.get(y) is not None),
+                 key=lambda i: (points[i][x], -points[i][y]))
+    front, best = [], float("-inf")
+    for i in idx:
+        if points[i][y] > best:
+            front.append(i)
+            best = points[i][y]
+    return front
+
+
+def cost(root: str | Path) -> dict:
+    """Honest-protocol F1 against LLM calls and seconds per 1,000 test sentences; Pareto front per test set.
+
+    Calls = routed entities (one LLM call each; dev tuning is a one-off and not counted). Seconds are the
+    LLM's recorded latency (cached answers keep the latency of the call that made them) plus the local
+    model's prediction time from the local evaluation of the same system, where found.
+    """
+    from linkner.studies.layout import local_dir, read_numbers
+
+    points = []
+    local_seen = set()
+    for r in link_runs(root):
+        if r["protocol"] != "honest" or not r["sentences"]:
+            continue
+        k = 1000.0 / r["sentences"]
+        ev = read_numbers(local_dir(root, r["train"], r["model"]) / f"{r['evalset']}.json") or {}
+        sps = ev.get("sentences_per_second")
+        local_s = 1000.0 / sps if sps else 0.0
+        label = f"{r['system']} · {r['llm']} · " + ("τ tuned on dev" if r["main"] else r["variant"] or f"{r['shots']}-shot")
+        points.append({"label": label, "key": r["key"], "system": r["system"], "evalset": r["evalset"], "llm": r["llm"],
+                       "shots": r["shots"], "tau": r["tau"], "routed": r["routed"], "sentences": r["sentences"],
+                       "calls_per_1k": (r["routed"] or 0) * k, "llm_seconds_per_1k": (r["llm_seconds"] or 0.0) * k,
+                       "local_seconds_per_1k": local_s, "seconds_per_1k": (r["llm_seconds"] or 0.0) * k + local_s,
+                       "f1": r["linkner_f1"]})
+        if (r["system"], r["evalset"]) not in local_seen and r["local_f1"] is not None:
+            local_seen.add((r["system"], r["evalset"]))
+            points.append({"label": f"{r['system']} local only", "key": f"{r['system']}/{r['evalset']}/local", "system": r["system"],
+                           "evalset": r["evalset"], "llm": "none", "shots": 0, "tau": None, "routed": 0, "sentences": r["sentences"],
+                           "calls_per_1k": 0.0, "llm_seconds_per_1k": 0.0, "local_seconds_per_1k": local_s,
+                           "seconds_per_1k": local_s, "f1": r["local_f1"]})
+    points.sort(key=lambda p: (eval_rank(p["evalset"]), p["key"]))
+    fronts: dict[str, dict[str, list[str]]] = {}
+    for ev in sorted({p["evalset"] for p in points}, key=eval_rank):
+        sub = [p for p in points if p["evalset"] == ev]
+        fronts[ev] = {x: [sub[i]["key"] for i in pareto_front(sub, x)] for x in ("calls_per_1k", "seconds_per_1k")}
+    return {"points": points, "pareto": fronts, "missing": [] if points else ["no honest link run found"]}
+
+
+def _writer(name: str, fn):
+    def run(root: str | Path = "results") -> dict:
+        from linkner.experiments import write_results
+
+        return write_results(Path(root) / "studies" / f"{name}.json", fn(root), {"study": name, "root": str(root)})
+
+    run.__name__ = f"run_{name}"
+    run.__doc__ = f"Compute the {name} study from ``<root>/link`` and write ``<root>/studies/{name}.json``."
+    return run
+
+
+run_threshold = _writer("threshold", threshold)
+run_linking = _writer("linking", linking)
+run_in_context = _writer("in_context", in_context)
+run_cost = _writer("cost", cost)

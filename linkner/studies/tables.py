@@ -1,0 +1,111 @@
+"""Notebook tables and one-line readings of the studies' numbers (pandas), so notebooks hold no logic.
+
+Every function takes a study's ``numbers`` block and returns a DataFrame (or text); an empty study gives
+an empty frame, and :func:`missing_note` says what has not been run yet.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from linkner.studies.layout import MODEL_NAMES, eval_rank
+
+
+def missing_note(numbers: dict) -> str:
+    miss = numbers.get("missing") or []
+    return "everything expected is present" if not miss else "not yet run: " + ", ".join(miss)
+
+
+def _model(system: str) -> str:
+    train, _, model = system.partition("-")
+    return f"{MODEL_NAMES.get(model, model)} ({train})"
+
+
+def local_table(numbers: dict) -> pd.DataFrame:
+    """Test set × model: precision, recall, F1 (percent)."""
+    rows = numbers.get("rows", [])
+    if not rows:
+        return pd.DataFrame()
+    df = pd.DataFrame([{"test set": r["evalset"], "model": _model(r["system"]), "P": 100 * r["precision"], "R": 100 * r["recall"],
+                        "F1": 100 * r["f1"], "sentences": r["sentences"]} for r in rows])
+    df["order"] = df["test set"].map(eval_rank)
+    return df.sort_values(["order", "model"]).drop(columns="order").set_index(["test set", "model"]).round(2)
+
+
+def training_table(numbers: dict) -> pd.DataFrame:
+    t = numbers.get("training", {})
+    return pd.DataFrame(t).T.rename_axis("system") if t else pd.DataFrame()
+
+
+def uncertainty_table(numbers: dict) -> pd.DataFrame:
+    """Per system/test set: accuracy and ECE of decoded entities, and AUROC/AURC per method."""
+    cal = numbers.get("calibration", {})
+    out = []
+    for key in sorted(cal, key=lambda k: (eval_rank(k.split("/")[1]), k)):
+        row = {"system": _model(key.split("/")[0]), "test set": key.split("/")[1], "entities": cal[key]["n"],
+               "accuracy": cal[key]["accuracy"], "ECE": cal[key]["ece"], "ECE (gold spans)": cal[key]["gold_spans_ece"]}
+        for m, v in (numbers.get("misclassification_auroc", {}).get(key) or {}).items():
+            row[f"AUROC {m}"] = v
+        for m, v in (numbers.get("aurc", {}).get(key) or {}).items():
+            row[f"AURC {m}"] = v
+        out.append(row)
+    return pd.DataFrame(out).set_index(["system", "test set"]).round(4) if out else pd.DataFrame()
+
+
+def ood_table(numbers: dict) -> pd.DataFrame:
+    rows = [{"system": _model(s), "method": m, **v} for s, ms in sorted(numbers.get("ood_auroc", {}).items()) for m, v in ms.items()]
+    return pd.DataFrame(rows).set_index(["system", "method"]).round(4) if rows else pd.DataFrame()
+
+
+def threshold_table(numbers: dict) -> pd.DataFrame:
+    out = []
+    for r in numbers.get("runs", []):
+        b = r.get("budget") or {}
+        out.append({"run": r["key"], "dev items": r["dev_items"], "tuned τ": r["tuned"]["tau"], "dev F1 at τ": r["tuned"]["f1"],
+                    "dev local F1": r["dev_local_f1"], "dev routed fraction": r["tuned"]["routed_fraction"],
+                    "budget (dev calls)": b.get("cap"), "test local F1": r["test"]["local_f1"], "test LinkNER F1": r["test"]["linkner_f1"],
+                    "test routed fraction": r["test"]["routed_fraction"]})
+    return pd.DataFrame(out).set_index("run").round(4) if out else pd.DataFrame()
+
+
+def linking_table(numbers: dict) -> pd.DataFrame:
+    cols = ["evalset", "system", "protocol", "llm", "uncertainty", "tau", "routed", "items", "local_f1", "linkner_f1", "delta_f1",
+            "paper_local_f1", "paper_linkner_f1", "llm_accuracy", "local_accuracy_on_routed"]
+    rows = numbers.get("rows", [])
+    return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows]).set_index(["evalset", "system", "protocol", "llm"]).round(4) \
+        if rows else pd.DataFrame()
+
+
+def in_context_table(numbers: dict) -> pd.DataFrame:
+    rows = [{"sweep": f"{s['evalset']} · {_model(s['system'])} · {s['llm']}", "shots": p["shots"], "selection": p["selection"],
+             "routed": p["routed"], "LinkNER F1": p["linkner_f1"], "LLM accuracy on routed": p["llm_accuracy"],
+             "prompt tokens per answer": p["prompt_tokens_per_answer"]}
+            for s in numbers.get("sweeps", []) for p in s["points"]]
+    return pd.DataFrame(rows).set_index(["sweep", "shots", "selection"]).round(4) if rows else pd.DataFrame()
+
+
+def cost_table(numbers: dict) -> pd.DataFrame:
+    fronts = numbers.get("pareto", {})
+    rows = []
+    for p in numbers.get("points", []):
+        f = fronts.get(p["evalset"], {})
+        rows.append({"test set": p["evalset"], "configuration": p["label"], "LLM calls / 1k sent.": p["calls_per_1k"],
+                     "LLM s / 1k sent.": p["llm_seconds_per_1k"], "local s / 1k sent.": p["local_seconds_per_1k"], "F1": p["f1"],
+                     "Pareto (calls)": p["key"] in f.get("calls_per_1k", []), "Pareto (time)": p["key"] in f.get("seconds_per_1k", [])})
+    return pd.DataFrame(rows).set_index(["test set", "configuration"]).round(4) if rows else pd.DataFrame()
+
+
+def paper_table(numbers: dict) -> pd.DataFrame:
+    """One row per (reference number, our matching number); references without ours show a blank."""
+    rows = []
+    for c in numbers.get("comparisons", []):
+        base = {"quantity": c["quantity"], "test set": c["evalset"], "reference": c["paper"], "reference id": c["id"],
+                "section": c["section"], "status": c["status"]}
+        for o in c["ours"] or [None]:
+            rows.append({**base, "ours": None if o is None else o["value"], "our system": "not yet run" if o is None else o["what"],
+                         "our protocol": None if o is None else o["protocol"]})
+    return pd.DataFrame(rows) if rows else pd.DataFrame()
+
+
+def differences(numbers: dict) -> str:
+    return "\n".join(f"- {d}" for d in numbers.get("differences", []))
