@@ -1,0 +1,98 @@
+"""The README's results block, generated from the committed results JSON (never typed by hand).
+
+    python -m linkner.studies.readme              # print the markdown
+    python -m linkner.studies.readme --write      # replace the block between the markers in README.md
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from linkner.studies.layout import MODEL_NAMES, eval_rank
+from linkner.studies.linking import linking
+from linkner.studies.local import local_models, uncertainty
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.2f}"
+
+
+def _num(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|", *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def render(root: str | Path = "results") -> str:
+    root = Path(root)
+    out: list[str] = []
+    local = local_models(root)
+    if local["rows"]:
+        out += ["**Local models** (MiniLM-L6 encoder, entity micro F1 %, decoded entities vs all gold entities; "
+                "`results/local/*/*.json`)", ""]
+        systems = sorted({r["system"] for r in local["rows"]})
+        by = {(r["system"], r["evalset"]): r for r in local["rows"]}
+        sets = sorted({r["evalset"] for r in local["rows"]}, key=eval_rank)
+        header = ["test set", *[f"{MODEL_NAMES.get(s.split('-', 1)[1], s)} ({s.split('-', 1)[0]})" for s in systems]]
+        out += _table(header, [[ev, *[_pct(by[(s, ev)]["f1"]) if (s, ev) in by else "–" for s in systems]] for ev in sets])
+        out.append("")
+        train = [f"{k}: best dev F1 {_pct(v['best_dev_f1'])} at epoch {v['best_epoch']} of {v['epochs_run']}, "
+                 f"{_num(v['seconds_per_epoch'], 0)} s/epoch" for k, v in sorted(local["training"].items())]
+        out += ["Training: " + "; ".join(train) + ".", ""] if train else []
+    unc = uncertainty(root)
+    if unc["misclassification_auroc"]:
+        methods = ["confidence", "entropy", "mc_dropout", "evidential"]
+        out += ["**Uncertainty quality**: AUROC for telling wrong decoded entities from right ones (higher is better), "
+                "and ECE of the decoded entities' probability", ""]
+        rows = []
+        for key in sorted(unc["misclassification_auroc"], key=lambda k: (eval_rank(k.split("/")[1]), k)):
+            au = unc["misclassification_auroc"][key]
+            rows.append([key.split("/")[1], key.split("/")[0], *[_num(au.get(m)) for m in methods],
+                         _num(unc["calibration"][key]["ece"])])
+        out += _table(["test set", "system", *[f"AUROC {m}" for m in methods], "ECE"], rows)
+        out.append("")
+    if unc["ood_auroc"]:
+        out += ["**Shift detection** (E-NER's definition: shifted-set misclassified spans vs CoNLL-test correct ones), AUROC", ""]
+        rows = [[s, m, *[_num(v.get(k)) for k in ("conll03-typos", "conll03-oov", "conll03-ood")]]
+                for s, ms in sorted(unc["ood_auroc"].items()) for m, v in sorted(ms.items())]
+        out += _table(["system", "method", "Typos", "OOV", "OOD"], rows)
+        out.append("")
+    link = linking(root)
+    if link["rows"]:
+        out += ["**Linking** (`results/link/*/*/metrics.json`; τ tuned on dev; honest = nothing gold reaches routing, "
+                "prompts or merging; paper = the original evaluation's counts)", ""]
+        rows = []
+        for r in link["rows"]:
+            paper = f" (paper counts: {_pct(r['paper_local_f1'])} → {_pct(r['paper_linkner_f1'])})" if r["protocol"] == "paper" else ""
+            rows.append([r["evalset"], MODEL_NAMES.get(r["model"], r["model"]), r["uncertainty"] or "–", r["protocol"], r["llm"],
+                         f"{r['routed']}/{r['items']}", _pct(r["local_f1"]), _pct(r["linkner_f1"]) + paper,
+                         _pct(r["delta_f1"]), _pct(r["llm_accuracy"]), _pct(r["local_accuracy_on_routed"]),
+                         _num(r["seconds_per_routed_entity"], 2)])
+        out += _table(["test set", "local model", "uncertainty", "protocol", "LLM", "routed", "local F1", "LinkNER F1", "Δ F1",
+                       "LLM acc. on routed", "local acc. on routed", "s / routed entity"], rows)
+        out.append("")
+    if not out:
+        return "No real-run results are committed yet."
+    return "\n".join(out).rstrip() + "\n"
+
+
+def write(readme: str | Path = "README.md", root: str | Path = "results") -> None:
+    p = Path(readme)
+    text = p.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        raise SystemExit(f"{p} has no {START} … {END} block")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    p.write_text(f"{head}{START}\n{render(root)}{END}{tail}", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    if "--write" in sys.argv:
+        write()
+    else:
+        print(render())
