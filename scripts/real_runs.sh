@@ -9,6 +9,13 @@
 # DATA is conll03 or wnut17, MODEL ener or spanner (default: all). Sizes are environment variables below.
 #
 # Predictions and checkpoints go to runs/ (large, not committed); metrics JSON to results/.
+#
+# What produced the committed results (2026-11-26, 2 cores):
+#   MC=5 EPOCHS_CONLL=6 bash scripts/real_runs.sh train conll03 ener       (E-NER; SpanNER with EPOCHS_CONLL=4)
+#   MC=5 bash scripts/real_runs.sh evaluate conll03 ener|spanner
+#   MC=5 MAX_CALLS=100 bash scripts/real_runs.sh link conll03 ener          (all four sets, both protocols)
+#   MAX_ROUTED=0.05 SETS="conll03-oov conll03" PROTOCOLS=honest bash scripts/real_runs.sh link conll03 ener
+#   MC=5 EPOCHS_WNUT=6 MAX_CALLS=100 bash scripts/real_runs.sh train|evaluate|link wnut17 ener
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
@@ -19,7 +26,8 @@ SETS=${SETS:-}                      # restrict the evaluation/link sets, e.g. "c
 PROTOCOLS=${PROTOCOLS:-honest paper}
 MC=${MC:-10}
 LLM=${LLM:-qwen2.5-coder-1.5b}
-MAX_CALLS=${MAX_CALLS:-150}        # routed test entities per set (the most uncertain first)
+MAX_CALLS=${MAX_CALLS:-100}        # routed test entities per set (the most uncertain first)
+MAX_ROUTED=${MAX_ROUTED:-}          # or: a routed fraction per set (overrides MAX_CALLS), e.g. 0.05
 DEV_SENTENCES=${DEV_SENTENCES:-800} # dev sentences used to tune tau
 
 evalsets() {
@@ -62,10 +70,11 @@ link() {
     for model in $MODELS; do
       pred=runs/preds/$data-$model; [ -d "$pred" ] || continue
       unc=confidence; [ "$model" = ener ] && unc=evidential
+      budget="--max-calls $MAX_CALLS"; [ -n "$MAX_ROUTED" ] && budget="--max-routed $MAX_ROUTED"
       for set in $(evalsets $data); do
         for protocol in $PROTOCOLS; do
           $L link "$pred/$set.test.jsonl" --backend llama-cpp --model "$LLM" --threshold auto \
-            --dev-predictions "$pred/dev.jsonl" --uncertainty $unc --max-calls "$MAX_CALLS" --protocol $protocol \
+            --dev-predictions "$pred/dev.jsonl" --uncertainty $unc $budget --protocol $protocol \
             --dataset "$data" --out "results/link/$data-$model/$set-$protocol-$LLM"
         done
       done
