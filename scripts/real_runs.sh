@@ -14,7 +14,7 @@
 #   MC=5 EPOCHS_CONLL=6 bash scripts/real_runs.sh train conll03 ener       (E-NER; SpanNER with EPOCHS_CONLL=4)
 #   MC=5 bash scripts/real_runs.sh evaluate conll03 ener|spanner
 #   MC=5 MAX_CALLS=100 bash scripts/real_runs.sh link conll03 ener          (all four sets, both protocols)
-#   MAX_ROUTED=0.05 SETS="conll03-oov conll03" PROTOCOLS=honest bash scripts/real_runs.sh link conll03 ener
+#   linkner bench --checkpoint runs/conll03-ener-minilm --only inference,training,scaling --sentences 1000 --repeats 3 --threads 2 --out results/bench
 #   MC=5 EPOCHS_WNUT=6 MAX_CALLS=100 bash scripts/real_runs.sh train|evaluate|link wnut17 ener
 set -euo pipefail
 cd "$(dirname "$0")/.."
