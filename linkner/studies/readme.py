@@ -9,8 +9,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from linkner.studies.layout import MODEL_NAMES, eval_rank
-from linkner.studies.linking import linking
+from linkner.studies.layout import MODEL_NAMES, eval_rank, link_runs
 from linkner.studies.local import local_models, uncertainty
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -62,12 +61,12 @@ def render(root: str | Path = "results") -> str:
                 for s, ms in sorted(unc["ood_auroc"].items()) for m, v in sorted(ms.items())]
         out += _table(["system", "method", "Typos", "OOV", "OOD"], rows)
         out.append("")
-    link = linking(root)
-    if link["rows"]:
+    runs = sorted((r for r in link_runs(root) if r["main"]), key=lambda x: (eval_rank(x["evalset"]), x["system"], x["protocol"]))
+    if runs:
         out += ["**Linking** (`results/link/*/*/metrics.json`; τ tuned on dev; honest = nothing gold reaches routing, "
                 "prompts or merging; paper = the original evaluation's counts)", ""]
         rows = []
-        for r in link["rows"]:
+        for r in runs:
             paper = f" (paper counts: {_pct(r['paper_local_f1'])} → {_pct(r['paper_linkner_f1'])})" if r["protocol"] == "paper" else ""
             rows.append([r["evalset"], MODEL_NAMES.get(r["model"], r["model"]), r["uncertainty"] or "–", r["protocol"], r["llm"],
                          f"{r['routed']}/{r['items']}", _pct(r["local_f1"]), _pct(r["linkner_f1"]) + paper,
@@ -76,9 +75,36 @@ def render(root: str | Path = "results") -> str:
         out += _table(["test set", "local model", "uncertainty", "protocol", "LLM", "routed", "local F1", "LinkNER F1", "Δ F1",
                        "LLM acc. on routed", "local acc. on routed", "s / routed entity"], rows)
         out.append("")
+    out += _bench(root)
     if not out:
         return "No real-run results are committed yet."
     return "\n".join(out).rstrip() + "\n"
+
+
+def _bench(root: Path) -> list[str]:
+    """Inference and training speed from ``results/bench`` (written by ``linkner bench``)."""
+    from linkner.studies.layout import read_numbers
+
+    inf, train = read_numbers(root / "bench" / "inference.json"), read_numbers(root / "bench" / "training.json")
+    out: list[str] = []
+    if inf and inf.get("table"):
+        env = inf.get("environment") or {}
+        out += [f"**Speed** (`results/bench/*.json`; {env.get('cpu', '?')}, {env.get('torch_threads', '?')} torch threads; "
+                "medians of repeats, ratios within the same run)", ""]
+        rows = [[k, _num(v["linkner_sentences_per_s"], 1), _num(v["raw_sentences_per_s"], 1), _num(v["linkner_over_raw"], 2),
+                 _num(v["peak_rss_mb"], 0)] for k, v in sorted(inf["table"].items())]
+        out += _table(["precision", "linkner sentences/s", "raw encoder sentences/s", "linkner / raw", "peak RSS (MB)"], rows)
+        mc = inf.get("mc_dropout") or {}
+        if mc:
+            out += ["", f"MC dropout (T = {mc.get('mc_samples')}): {_num(mc['sentences_per_s']['mc_dropout'], 1)} sentences/s "
+                    f"({_num(mc.get('mc_over_plain_time'), 1)}× the time of one pass)."]
+        out.append("")
+    if train and train.get("table"):
+        rows = [[k, _num(v["seconds_per_epoch"], 0), _num(v["mean_step_s"], 3), _num(v["step_over_raw"], 2)]
+                for k, v in sorted(train["table"].items())]
+        out += _table(["model", "s / CoNLL epoch (extrapolated)", "s / step (batch 32)", "step / raw encoder fwd+bwd"], rows)
+        out.append("")
+    return out
 
 
 def write(readme: str | Path = "README.md", root: str | Path = "results") -> None:
