@@ -97,8 +97,6 @@ def evaluate_model(model: Any, featurizer: Any, sentences: list[Sentence], label
 
 # ---------------------------------------------------------------- optimiser
 def make_optimizer(model: Any, cfg: Any) -> Any:
-    import torch
-
     groups: dict[tuple[bool, bool], list] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -110,10 +108,17 @@ def make_optimizer(model: Any, cfg: Any) -> Any:
         {"params": ps, "lr": cfg.head_lr if head else cfg.lr, "weight_decay": 0.0 if nd else cfg.weight_decay}
         for (head, nd), ps in sorted(groups.items())
     ]
+    return adamw(params)
+
+
+def adamw(param_groups: list[dict]) -> Any:
+    """AdamW with the original recipe's betas/eps; the fused kernel where this torch build has it."""
+    import torch
+
     try:
-        return torch.optim.AdamW(params, betas=(0.9, 0.98), eps=1e-8, fused=True)
+        return torch.optim.AdamW(param_groups, betas=(0.9, 0.98), eps=1e-8, fused=True)
     except (RuntimeError, TypeError):
-        return torch.optim.AdamW(params, betas=(0.9, 0.98), eps=1e-8)
+        return torch.optim.AdamW(param_groups, betas=(0.9, 0.98), eps=1e-8)
 
 
 def make_scheduler(optimizer: Any, total_steps: int, warmup: float) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from linkner.link.backend import Completion, LinkRequest
@@ -115,3 +116,18 @@ def wait_http(url: str, timeout: float = 90.0) -> None:
         except OSError:
             time.sleep(0.3)
     raise TimeoutError(f"{url} did not come up within {timeout} s")
+
+
+class JSONHandler(BaseHTTPRequestHandler):
+    """Quiet request handler with a JSON reply helper, shared by the HTTP stand-ins of the tests."""
+
+    def log_message(self, *args):
+        pass
+
+    def _send(self, code: int, obj: dict) -> None:
+        body = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)

@@ -13,24 +13,15 @@ import json
 import threading
 import time
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
+
+from link_helpers import JSONHandler
 
 
 def start(upstream: str, model: str) -> tuple[ThreadingHTTPServer, str]:
     """Serve ``model`` (the upstream's model id) on a free port; returns the server and its URL."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def _send(self, code: int, obj: dict) -> None:
-            body = json.dumps(obj).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
+    class Handler(JSONHandler):
         def do_GET(self):
             if self.path != "/api/tags":
                 return self._send(404, {"error": "not found"})

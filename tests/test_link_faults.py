@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
-from link_helpers import FakeBackend, free_port, write_predictions
+from link_helpers import FakeBackend, JSONHandler, free_port, write_predictions
 from typer.testing import CliRunner
 
 from linkner.errors import LLMError
@@ -67,24 +67,13 @@ def test_transient_failure_is_retried_and_not_counted(tmp_path):
     assert res.metrics["llm"]["errors"] == 0 and res.metrics["llm"]["calls"] == 4
 
 
-class _Scripted(BaseHTTPRequestHandler):
+class _Scripted(JSONHandler):
     """An OpenAI-compatible server with scripted misbehaviour (class attributes set per test)."""
 
     delay = 0.0
     reject_json_schema = False
     reply = "??"
     seen: list = []
-
-    def log_message(self, *args):
-        pass
-
-    def _send(self, code, obj):
-        body = json.dumps(obj).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
     def do_GET(self):
         self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})

@@ -30,6 +30,7 @@ import numpy as np
 
 from linkner.data.types import Sentence
 from linkner.errors import DataError
+from linkner.spans import entities_to_tags
 
 
 @dataclass
@@ -60,12 +61,7 @@ def bio_labels(types: list[str]) -> list[str]:
 
 def word_tags(sentence: Sentence) -> list[str]:
     """IOB2 tag per word from the sentence's entities."""
-    tags = ["O"] * len(sentence.tokens)
-    for e in sentence.entities:
-        tags[e.start] = f"B-{e.label}"
-        for i in range(e.start + 1, e.end):
-            tags[i] = f"I-{e.label}"
-    return tags
+    return entities_to_tags(len(sentence), sentence.entities)
 
 
 def subword_labels(word_ids: list[int | None], tags: list[str], label_to_id: dict[str, int]) -> list[int]:
@@ -158,16 +154,13 @@ def predict(model: Any, tokenizer: Any, sentences: list[Sentence], batch_size: i
 
 
 def _optimizer(model: Any, cfg: HFTaggerConfig) -> Any:
-    import torch
+    from linkner.train import adamw
 
     decay, no_decay = [], []
     for name, p in model.named_parameters():
         (no_decay if name.endswith("bias") or "LayerNorm" in name or p.ndim < 2 else decay).append(p)
-    groups = [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    try:
-        return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.98), eps=1e-8, fused=True)
-    except (RuntimeError, TypeError):
-        return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.98), eps=1e-8)
+    return adamw([{"params": decay, "weight_decay": cfg.weight_decay, "lr": cfg.lr},
+                  {"params": no_decay, "weight_decay": 0.0, "lr": cfg.lr}])
 
 
 def _split(data: str, split: str, n: int | None, seed: int) -> list[Sentence]:
