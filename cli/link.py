@@ -31,6 +31,8 @@ def link(
     retrieve: bool = typer.Option(False, "--retrieve", help="Pick demonstrations per query by TF-IDF similarity."),
     max_routed: float = typer.Option(None, help="Route at most this fraction of the entities (most uncertain first)."),
     max_calls: int = typer.Option(None, help="Route at most this many entities."),
+    tune_max_calls: int = typer.Option(None, help="With --threshold auto: ask the LLM about at most this many dev "
+                                       "entities (default: the same fraction as the test budget)."),
     protocol: str = typer.Option("honest", help="honest | paper (the original evaluation, for comparison only)."),
     base_url: str = typer.Option(None, help="openai: server URL, e.g. http://127.0.0.1:8000/v1 (else $OPENAI_BASE_URL)."),
     api_key: str = typer.Option(None, help="openai: API key (else $OPENAI_API_KEY)."),
@@ -55,7 +57,7 @@ def link(
     given = {k for k, v in ctx.params.items() if ctx.get_parameter_source(k).name != "DEFAULT"}
     values = {"threshold": threshold, "dev_predictions": str(dev_predictions) if dev_predictions else None,
               "uncertainty": uncertainty, "dataset": dataset, "shots": shots, "demos_from": demos_from, "retrieve": retrieve,
-              "max_routed": max_routed, "max_calls": max_calls, "protocol": protocol, "seed": seed,
+              "max_routed": max_routed, "max_calls": max_calls, "tune_max_calls": tune_max_calls, "protocol": protocol, "seed": seed,
               "cache": str(cache) if cache else None}
     llm_values = {"backend": backend, "model": model, "base_url": base_url, "api_key": api_key, "host": host,
                   "concurrency": concurrency, "timeout_s": timeout, "retries": retries, "n_ctx": n_ctx,

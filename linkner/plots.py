@@ -148,8 +148,11 @@ def bench_overview(numbers: dict) -> tuple[plt.Figure, dict]:
                 ax[2].scatter([r["tokens"]], [r["median_s"]], marker="s", zorder=3, label=f"{r['case']} ({r.get('chars')} chars)")
         ax[2].set_xlabel("tokens")
         ax[2].set_ylabel("seconds (median)")
-        lin = sc.get("linear_after_warmup")
-        ax[2].set_title(f"Scaling (linear after warm-up: {'yes' if lin else 'no' if lin is False else '?'})")
+        def yn(v: bool | None) -> str:
+            return "yes" if v else "no" if v is False else "?"
+
+        ax[2].set_title(f"Scaling after warm-up: linear {yn(sc.get('linear_after_warmup'))}, "
+                        f"at most linear {yn(sc.get('at_most_linear_after_warmup'))}", fontsize=9)
         ax[2].legend(fontsize=7)
     else:
         empty(ax[2], "Scaling")

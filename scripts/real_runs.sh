@@ -29,6 +29,9 @@ LLM=${LLM:-qwen2.5-coder-1.5b}
 MAX_CALLS=${MAX_CALLS:-100}        # routed test entities per set (the most uncertain first)
 MAX_ROUTED=${MAX_ROUTED:-}          # or: a routed fraction per set (overrides MAX_CALLS), e.g. 0.05
 DEV_SENTENCES=${DEV_SENTENCES:-800} # dev sentences used to tune tau
+TUNE_CALLS=${TUNE_CALLS:-}          # dev LLM calls while tuning tau (default: the test budget's fraction)
+LLM_THREADS=${LLM_THREADS:-}        # llama.cpp threads (default: half the cores; use all on an idle machine)
+TAG=${TAG:-}                        # suffix of the output folder, e.g. -r5 for a 5 % budget run
 
 evalsets() {
   if [ -n "$SETS" ]; then echo "$SETS"; return; fi
@@ -71,11 +74,13 @@ link() {
       pred=runs/preds/$data-$model; [ -d "$pred" ] || continue
       unc=confidence; [ "$model" = ener ] && unc=evidential
       budget="--max-calls $MAX_CALLS"; [ -n "$MAX_ROUTED" ] && budget="--max-routed $MAX_ROUTED"
+      [ -n "$TUNE_CALLS" ] && budget="$budget --tune-max-calls $TUNE_CALLS"
+      [ -n "$LLM_THREADS" ] && budget="$budget --n-threads $LLM_THREADS"
       for set in $(evalsets $data); do
         for protocol in $PROTOCOLS; do
           $L link "$pred/$set.test.jsonl" --backend llama-cpp --model "$LLM" --threshold auto \
             --dev-predictions "$pred/dev.jsonl" --uncertainty $unc $budget --protocol $protocol \
-            --dataset "$data" --out "results/link/$data-$model/$set-$protocol-$LLM"
+            --dataset "$data" --out "results/link/$data-$model/$set-$protocol-$LLM$TAG"
         done
       done
     done

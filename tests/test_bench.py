@@ -102,6 +102,10 @@ def test_linearity_check():
     assert linearity(sizes, [1e-4 * n * n for n in sizes], min_size=100)["linear"] is False
     assert linearity(sizes, linear, min_size=1)["linear"] is False  # the overhead counts when small sizes do
     assert linearity([100], [1.0])["linear"] is None
+    assert res["at_most_linear"] is True
+    cheaper = linearity(sizes, [0.01 * n / (1 + n / 1000) ** 0.2 for n in sizes], min_size=100)  # per-unit cost falls
+    assert cheaper["linear"] is False and cheaper["at_most_linear"] is True
+    assert linearity(sizes, [1e-4 * n * n for n in sizes], min_size=100)["at_most_linear"] is False
 
 
 def test_subword_labels_continue_entities():

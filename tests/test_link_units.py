@@ -17,7 +17,7 @@ from linkner.link.demos import DemoBank
 from linkner.link.gguf import PRESETS, part_paths, resolve_gguf
 from linkner.link.merge import NOT_ROUTED, contributions, n_gold_for
 from linkner.link.parse import LABEL, REJECT, UNPARSED, Decision
-from linkner.link.pipeline import run_link, split_gold
+from linkner.link.pipeline import dev_cap, run_link, split_gold
 from linkner.link.prompts import NONE_OPTION, SCHEMAS, build_messages, marked_sentence, resolve_schema
 from linkner.link.routing import Item, collect_items, select, tune_threshold
 from linkner.metrics import score_entity_sets
@@ -223,6 +223,21 @@ def test_auto_threshold_and_budget(tmp_path):
     assert fake2.calls == []
     res = run_link(p, cfg(tmp_path, threshold="0.0", max_calls=3), backend=FakeBackend())
     assert res.metrics["routing"]["routed"] == 3
+
+
+def test_tuning_budget_is_decoupled_from_the_test_budget(tmp_path):
+    p = write_predictions(tmp_path / "p.jsonl")
+    fake = FakeBackend()
+    c = cfg(tmp_path, threshold="auto", dev_predictions=str(p), max_calls=1, tune_max_calls=6)
+    res = run_link(p, c, backend=fake)
+    tuning = res.metrics["threshold"]["tuning"]
+    assert tuning["dev_cap"] == 6 and len(fake.calls) == 6  # the dev curve reaches 6 routed entities
+    assert max(pt["routed"] for pt in tuning["curve"]) <= 6
+    assert res.metrics["routing"]["routed"] <= 1  # the test run still spends at most max_calls
+    assert dev_cap(LinkConfig(threshold="auto", dev_predictions="d", max_calls=10), 200, 1000) == 2
+    assert dev_cap(LinkConfig(threshold="auto", dev_predictions="d", tune_max_calls=500), 200, 1000) == 200
+    with pytest.raises(ConfigError, match="tune_max_calls"):
+        LinkConfig(tune_max_calls=-1)
 
 
 def test_config_validation():

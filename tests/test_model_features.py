@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from linkner.data.types import Entity, Sentence
 from linkner.encoders import load_tokenizer, minilm_path
-from linkner.models.features import Featurizer, case_class, collate
+from linkner.models.features import Encoded, Featurizer, case_class, collate, inference_batches
 from linkner.spans import enumerate_spans
 from linkner.train import bucket_batches
 
@@ -77,3 +77,30 @@ def test_bucketing_covers_each_sentence_once(lengths, batch_size, factor, seed):
     flat = [i for b in batches for i in b]
     assert sorted(flat) == list(range(len(lengths)))
     assert all(1 <= len(b) <= batch_size for b in batches)
+
+
+def _fake_encoded(n_windows: int, width: int) -> Encoded:
+    z = np.zeros(0, dtype=np.int64)
+    return Encoded([[1] * width] * n_windows, np.zeros((0, 2), dtype=np.int64), z, z, z, z, z,
+                   np.zeros((0, 1), dtype=np.int64), z, np.zeros(0, dtype=np.float32), n_windows * width)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 3), st.integers(1, 200)), max_size=120), st.integers(1, 64),
+       st.one_of(st.none(), st.integers(1, 5000)))
+def test_inference_batches_cover_each_item_once_within_budget(shapes, batch_size, max_tokens):
+    items = [_fake_encoded(nw, w) for nw, w in shapes]
+    batches = inference_batches(items, batch_size, max_tokens)
+    assert sorted(i for b in batches for i in b) == list(range(len(items)))
+    budget = max_tokens if max_tokens is not None else batch_size * 32
+    for b in batches:
+        assert 1 <= len(b) <= batch_size
+        slots = sum(len(items[i].windows) for i in b) * max(len(items[i].windows[0]) for i in b)
+        assert len(b) == 1 or slots <= budget  # only a single oversized item may exceed the budget
+    assert inference_batches(items, batch_size, max_tokens) == batches  # deterministic
+
+
+def test_inference_batches_give_long_sentences_smaller_batches():
+    items = [_fake_encoded(1, 10)] * 64 + [_fake_encoded(1, 120)] * 36
+    batches = inference_batches(items, 64)  # budget 2048 slots
+    assert batches[0] == list(range(64)) and all(len(b) <= 2048 // 120 for b in batches[1:])

@@ -247,3 +247,29 @@ def test_mc_dropout_is_stochastic_and_restores_eval(trained):
     assert not np.allclose(sc.uncertainty["mc_dropout"], sc.uncertainty["confidence"])
     assert m.model.training is False
     np.testing.assert_allclose(m.score(s)[0].probs, sc.probs)  # the deterministic pass is unaffected
+
+
+def test_factorised_span_head_equals_the_concatenation(trained):
+    """The head's fast path (project subwords once, gather per span) is the same function as the literal
+    concatenate-then-MLP definition, in eval and (without head dropout) for gradients too."""
+    import torch
+
+    from linkner.models.features import collate
+
+    m = linkner.load(trained["edl"][0])
+    sents = [Sentence("Angela Merkel met officials in Berlin and Bonn .".split()), Sentence("EU rejects it".split())]
+    batch = collate(m.featurizer.encode(sents, with_labels=False), m.featurizer.tok.pad_token_id or 0)
+    model = m.model.eval()
+    with torch.no_grad():
+        hidden = model.encode(batch["input_ids"], batch["attention_mask"])
+        flat = hidden.reshape(-1, hidden.shape[-1])
+        fast = model.head(flat, batch)
+        chunked = model.head(flat, batch, chunk=3)
+        ref = model.head.forward_concat(flat, batch)
+    assert fast.shape == ref.shape == (int(sum(batch["n_spans"])), len(m.labels))
+    torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(chunked, ref, atol=1e-5, rtol=1e-5)
+    flat = flat.clone().requires_grad_(True)
+    g_fast = torch.autograd.grad(model.head(flat, batch).square().sum(), flat)[0]
+    g_ref = torch.autograd.grad(model.head.forward_concat(flat, batch).square().sum(), flat)[0]
+    torch.testing.assert_close(g_fast, g_ref, atol=1e-4, rtol=1e-4)

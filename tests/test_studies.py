@@ -39,7 +39,8 @@ def _eval_json(f1: float, methods=("confidence", "entropy", "mc_dropout", "evide
                             "gold_spans": {"n": 10, "ece": 0.07}}}
 
 
-def _link_metrics(protocol: str, local: float, linkner: float, shots: int = 0, retrieve: bool = False, tuned: bool = True) -> dict:
+def _link_metrics(protocol: str, local: float, linkner: float, shots: int = 0, retrieve: bool = False, tuned: bool = True,
+                  dev_cap: int = 5) -> dict:
     curve = [{"tau": 0.9, "routed": 0, "f1": local}, {"tau": 0.5, "routed": 3, "f1": linkner}, {"tau": -1e-9, "routed": 10, "f1": local - 0.1}]
     scores = {"local": {"micro": {"f1": local}}, "linkner": {"micro": {"f1": linkner}}, "delta_f1": linkner - local,
               "llm_on_routed": {"micro": {"llm_accuracy": 0.6, "local_accuracy": 0.3}}}
@@ -47,7 +48,7 @@ def _link_metrics(protocol: str, local: float, linkner: float, shots: int = 0, r
         scores["paper"] = {"local": {"f1": local + 0.05}, "linkner": {"f1": linkner + 0.08}}
     return {"protocol": protocol, "uncertainty": "evidential",
             "threshold": {"requested": "auto" if tuned else "0", "tau": 0.5 if tuned else 0.0,
-                          "tuning": {"dev_items": 10, "dev_cap": 5, "tau": 0.5, "dev_routed": 3, "dev_f1": linkner,
+                          "tuning": {"dev_items": 10, "dev_cap": dev_cap, "tau": 0.5, "dev_routed": 3, "dev_f1": linkner,
                                      "dev_local_f1": local, "curve": curve} if tuned else None},
             "routing": {"items": 10, "routed": 3, "routed_fraction": 0.3},
             "llm": {"llm_seconds": 1.5, "seconds_per_routed_entity": 0.5, "prompt_tokens": 300 * (1 + shots), "unique": 3},
@@ -71,6 +72,7 @@ def results(tmp_path):
     runs = {"conll03-honest-tiny-llm": _link_metrics("honest", 0.9, 0.91),
             "conll03-paper-tiny-llm": _link_metrics("paper", 0.9, 0.92),
             "conll03-oov-honest-tiny-llm": _link_metrics("honest", 0.7, 0.74),
+            "conll03-oov-honest-tiny-llm-budget8": _link_metrics("honest", 0.7, 0.72, dev_cap=8),
             "conll03-honest-tiny-llm-icl0": _link_metrics("honest", 0.9, 0.905, tuned=False),
             "conll03-honest-tiny-llm-icl1-random": _link_metrics("honest", 0.9, 0.91, 1, False, tuned=False),
             "conll03-honest-tiny-llm-icl1-retrieved": _link_metrics("honest", 0.9, 0.915, 1, True, tuned=False)}
@@ -90,9 +92,10 @@ def test_studies_read_the_results_layout(results):
     assert un["misclassification_auroc"]["conll03-ener/conll03"]["evidential"] == pytest.approx(0.73)
     assert un["ood_auroc"]["conll03-spanner"]["confidence"] == {"conll03-oov": 0.8}
     th = L.threshold(results)
-    assert [r["key"] for r in th["runs"]] == ["conll03-ener/conll03-honest-tiny-llm", "conll03-ener/conll03-paper-tiny-llm",
-                                              "conll03-ener/conll03-oov-honest-tiny-llm"]
+    # the honest runs tuned on the same dev file share one dev curve: the one that asked most (cap 8) draws it
+    assert [r["key"] for r in th["runs"]] == ["conll03-ener/conll03-paper-tiny-llm", "conll03-ener/conll03-oov-honest-tiny-llm-budget8"]
     assert th["runs"][0]["budget"]["routed"] == 3 and th["runs"][0]["tuned"]["routed_fraction"] == 0.3
+    assert th["runs"][1]["budget"]["cap"] == 8
     li = L.linking(results)  # the in-context runs are not main runs
     assert len(li["rows"]) == 3 and next(r for r in li["rows"] if r["protocol"] == "paper")["paper_linkner_f1"] == 1.0
     ic = L.in_context(results)

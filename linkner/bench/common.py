@@ -233,15 +233,21 @@ def linearity(sizes: list[float], seconds: list[float], min_size: float = 100, t
     Linear means both: the cost per unit at every size ≥ ``min_size`` is within ``tolerance`` of the
     cost per unit at the largest size, and the log-log slope of seconds against size is 1 ± tolerance.
     Small sizes are reported but excluded: a fixed per-call overhead dominates them by design.
+    ``at_most_linear`` is the weaker property that matters for capacity planning: the cost per unit
+    never rises by more than ``tolerance`` as the input grows.
     """
     pts = sorted((float(n), float(s)) for n, s in zip(sizes, seconds) if n >= min_size and s and s > 0)
     out: dict = {"min_size": min_size, "tolerance": tolerance, "sizes": [n for n, _ in pts],
-                 "per_unit_seconds": [s / n for n, s in pts], "loglog_slope": None, "max_rel_deviation": None, "linear": None}
+                 "per_unit_seconds": [s / n for n, s in pts], "loglog_slope": None, "max_rel_deviation": None, "linear": None,
+                 "at_most_linear": None}
     if len(pts) < 2:
         return out
     per = out["per_unit_seconds"]
     ref = per[-1]
     dev = max(abs(p / ref - 1) for p in per)
+    # "at most linear": the cost per unit never grows with size by more than the tolerance (bigger inputs
+    # may get cheaper per unit — fuller length buckets — which the strict check above calls non-linear)
+    out["at_most_linear"] = all(later <= (1 + tolerance) * min(per[: i + 1]) for i, later in enumerate(per))
     xs = [math.log(n) for n, _ in pts]
     ys = [math.log(s) for _, s in pts]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)

@@ -7,10 +7,10 @@ repeat time, interleaved on the same sentences,
   entropy + evidential uncertainty, decoding, output records);
 * ``scores``: :func:`linkner.predict.score_sentences` (everything but decoding/records);
 * ``featurize``: word → subword windows and span arrays alone;
-* ``raw``: the checkpoint's own encoder called on the *same* length-sorted batches, already tokenised
+* ``raw``: the checkpoint's own encoder called on the *same* batches (:func:`~linkner.models.features.inference_batches`), already tokenised
   and on tensors (no span work at all): the ceiling a span model can approach;
-* ``raw_chunk16``: the same, 16 windows per encoder call, as ``score_sentences`` calls it (shows
-  whether that chunking costs throughput on this machine).
+* ``raw_chunk16``: the same, 16 windows per encoder call (what ``score_sentences`` used before
+  ``WINDOW_CHUNK`` became 64: shows what small encoder calls cost on this machine).
 
 ``linkner_over_raw`` is throughput(linkner) / throughput(raw) per repeat (median reported). One
 E-NER pass yields confidence, entropy and evidential uncertainty together: there is no separate cost
@@ -31,14 +31,13 @@ def cases(cfg: BenchConfig) -> list[str]:
 
 
 def _raw_batches(lm, sentences, batch_size: int):
-    from linkner.models.features import collate
+    from linkner.models.features import collate, inference_batches
 
     enc = lm.featurizer.encode(sentences, with_labels=False)
-    order = sorted(range(len(enc)), key=lambda i: enc[i].n_subwords)
     pad = lm.featurizer.tok.pad_token_id or 0
     batches = []
-    for i in range(0, len(order), batch_size):
-        b = collate([enc[j] for j in order[i : i + batch_size]], pad)
+    for idx in inference_batches(enc, batch_size):  # exactly the batches score_sentences forms
+        b = collate([enc[j] for j in idx], pad)
         batches.append((b["input_ids"], b["attention_mask"]))
     return batches
 
@@ -68,7 +67,7 @@ def _throughput(cfg: BenchConfig, bf16: bool) -> dict:
     for _ in range(cfg.repeats):
         t["linkner"].append(timed(lambda: lm.predict_sentences(sents, batch_size=cfg.batch_size, has_gold=False))[1])
         t["raw"].append(timed(lambda: _raw_forward(lm.model.encoder, batches, bf16))[1])
-        # as score_sentences calls the encoder: 16 windows per call (window_chunk=16)
+        # 16 windows per call: the cost of small encoder calls (score_sentences now uses WINDOW_CHUNK=64)
         t["raw_chunk16"].append(timed(lambda: _raw_forward(lm.model.encoder, batches, bf16, 16))[1])
         t["scores"].append(timed(lambda: score_sentences(lm.model, lm.featurizer, sents, cfg.batch_size, lm.temperature,
                                                          0, bf16))[1])

@@ -100,6 +100,7 @@ def summarize(results: dict[str, dict], cfg: BenchConfig) -> dict:
         "table": rows,
         "linearity_tokens": lin_tok, "linearity_sentences": lin_sent,
         "linear_after_warmup": lin_tok["linear"],
+        "at_most_linear_after_warmup": lin_tok["at_most_linear"],
         "per_token_cost_vs_largest": {"doc": vs_big(doc), "doc-nosplit": vs_big(nosplit)},
         "peak_rss_mb_max": max(rss) if rss else None,
         "rss_growth_mb_per_1000_sentences": _rss_slope(sized),

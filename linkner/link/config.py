@@ -100,6 +100,10 @@ class LinkConfig:
     ``dev_predictions`` to maximise LinkNER F1). ``max_routed`` (a fraction of all entities) and
     ``max_calls`` cap the routed set to its most uncertain entities. ``protocol="honest"`` keeps gold out
     of routing, prompts and merging; ``"paper"`` reproduces the original evaluation for comparison.
+
+    Tuning asks the LLM about the most uncertain dev entities only. By default it asks the same *fraction*
+    of the dev entities as the test budget allows (so a tiny test budget makes a tiny, noisy dev curve);
+    ``tune_max_calls`` decouples the two: ask up to that many dev entities, whatever the test budget.
     """
 
     threshold: str = "0.4"
@@ -110,6 +114,7 @@ class LinkConfig:
     retrieve: bool = False
     max_routed: float | None = None
     max_calls: int | None = None
+    tune_max_calls: int | None = None  # dev LLM calls while tuning τ; default: the test budget's fraction
     protocol: str = "honest"
     dev_predictions: str | None = None
     seed: int = 13
@@ -137,6 +142,8 @@ class LinkConfig:
             raise ConfigError("max_routed is a fraction of the entities, between 0 and 1")
         if self.max_calls is not None and self.max_calls < 0:
             raise ConfigError("max_calls must be >= 0")
+        if self.tune_max_calls is not None and self.tune_max_calls < 0:
+            raise ConfigError("tune_max_calls must be >= 0")
 
     @property
     def tau(self) -> float | None:

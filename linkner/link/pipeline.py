@@ -110,17 +110,28 @@ class Linker:
         return decisions, stats
 
 
+def dev_cap(cfg: LinkConfig, n_dev_items: int, n_test_items: int) -> int | None:
+    """How many dev items tuning may ask about (``None``: all).
+
+    ``tune_max_calls`` wins; otherwise the test budget is carried over as a fraction, since the curve is
+    only needed up to the routed share the test run may use.
+    """
+    if cfg.tune_max_calls is not None:
+        return min(cfg.tune_max_calls, n_dev_items)
+    fraction = None
+    if cfg.max_routed is not None or cfg.max_calls is not None:
+        fraction = min(cfg.max_routed if cfg.max_routed is not None else 1.0,
+                       (cfg.max_calls / n_test_items) if cfg.max_calls is not None and n_test_items else 1.0)
+    return budget_cap(n_dev_items, fraction, None)
+
+
 def _tune(linker: Linker, cfg: LinkConfig, n_test_items: int, progress: Progress | None) -> tuple[float, dict]:
     dev = _load_predictions(cfg.dev_predictions, "dev predictions")
     clean, gold = split_gold(dev, cfg.protocol)
     if gold is None:
         raise DataError(f"{cfg.dev_predictions} has no 'gold' entities; tuning τ needs dev predictions with gold")
     items = collect_items(clean, cfg.uncertainty, cfg.protocol, "dev predictions")
-    fraction = None
-    if cfg.max_routed is not None or cfg.max_calls is not None:
-        fraction = min(cfg.max_routed if cfg.max_routed is not None else 1.0,
-                       (cfg.max_calls / n_test_items) if cfg.max_calls is not None and n_test_items else 1.0)
-    cap = budget_cap(len(items), fraction, None)
+    cap = dev_cap(cfg, len(items), n_test_items)
     asked = [False] * len(items)
     for i in by_uncertainty(items)[: len(items) if cap is None else cap]:
         asked[i] = True

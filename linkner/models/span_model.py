@@ -22,11 +22,21 @@ from linkner.config import ModelConfig
 
 
 class SpanHead(nn.Module):
-    """Span features + MLP classifier on top of encoder hidden states."""
+    """Span features + MLP classifier on top of encoder hidden states.
+
+    The first linear layer acts on a concatenation, so it splits into one block per part:
+    ``W1·r = W_a·h_a + W_b·h_b + W_w·width + W_l·len + W_m·Σmorph``. :meth:`forward` uses that
+    identity: it projects every *subword* state once (``T`` rows) and every embedding table once, then
+    gathers and adds per span, instead of multiplying a ``(2H + 260)``-wide vector for each of the ~5×
+    more spans. Same parameters, same function (:meth:`forward_concat` is the literal form, kept for the
+    equivalence test); the span head's cost drops from about a third of the encoder's to a few percent.
+    There is no dropout before ``W1``, so the identity holds in training too.
+    """
 
     def __init__(self, hidden: int, cfg: ModelConfig, num_labels: int) -> None:
         super().__init__()
         L = cfg.max_span_len
+        self.hidden = hidden
         self.width_emb = nn.Embedding(L, cfg.width_dim)
         self.len_emb = nn.Embedding(L + 1, cfg.len_dim, padding_idx=0)
         self.morph_emb = nn.Embedding(6, cfg.morph_dim, padding_idx=0)
@@ -35,26 +45,45 @@ class SpanHead(nn.Module):
             nn.Linear(dim, dim), nn.GELU(), nn.Dropout(cfg.head_dropout), nn.Linear(dim, num_labels)
         )
 
+    def _blocks(self) -> list[torch.Tensor]:
+        w = self.classifier[0].weight
+        sizes = [self.hidden, self.hidden, self.width_emb.embedding_dim, self.len_emb.embedding_dim,
+                 self.morph_emb.embedding_dim]
+        return list(w.split(sizes, dim=1))
+
     def forward(self, flat_hidden: torch.Tensor, batch: dict[str, Any], chunk: int | None = None) -> torch.Tensor:
         n = batch["start_index"].shape[0]
-        step = chunk or max(n, 1)
+        if n == 0:
+            return flat_hidden.new_zeros((0, self.classifier[-1].out_features))
+        w_a, w_b, w_w, w_l, w_m = self._blocks()
+        dtype = self.classifier[0].weight.dtype
+        h = flat_hidden.to(dtype)
+        proj_a, proj_b = h @ w_a.T, h @ w_b.T  # (T, dim): one projection per subword, not per span
+        table_w = self.width_emb.weight @ w_w.T + self.classifier[0].bias  # the bias rides on the width table
+        table_l = torch.relu(self.len_emb.weight) @ w_l.T
+        table_m = self.morph_emb.weight @ w_m.T  # row 0 (padding) is zero, so padded slots add nothing
+        step = chunk or n
         outs = []
         for i in range(0, n, step):
             sl = slice(i, i + step)
-            rep = torch.cat(
-                [
-                    flat_hidden[batch["start_index"][sl]],
-                    flat_hidden[batch["end_index"][sl]],
-                    self.width_emb(batch["width"][sl]),
-                    torch.relu(self.len_emb(batch["nwords"][sl])),
-                    self.morph_emb(batch["morph"][sl]).sum(dim=1),
-                ],
-                dim=-1,
-            )
-            outs.append(self.classifier(rep.to(self.classifier[0].weight.dtype)))
-        if not outs:
-            return flat_hidden.new_zeros((0, self.classifier[-1].out_features))
-        return torch.cat(outs)
+            z = (proj_a[batch["start_index"][sl]] + proj_b[batch["end_index"][sl]] + table_w[batch["width"][sl]]
+                 + table_l[batch["nwords"][sl]] + table_m[batch["morph"][sl]].sum(dim=1))
+            outs.append(self.classifier[3](self.classifier[2](self.classifier[1](z))))
+        return torch.cat(outs) if len(outs) > 1 else outs[0]
+
+    def forward_concat(self, flat_hidden: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+        """The literal definition (concatenate, then the MLP); reference for tests."""
+        rep = torch.cat(
+            [
+                flat_hidden[batch["start_index"]],
+                flat_hidden[batch["end_index"]],
+                self.width_emb(batch["width"]),
+                torch.relu(self.len_emb(batch["nwords"])),
+                self.morph_emb(batch["morph"]).sum(dim=1),
+            ],
+            dim=-1,
+        )
+        return self.classifier(rep.to(self.classifier[0].weight.dtype))
 
 
 class SpanModel(nn.Module):

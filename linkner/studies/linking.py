@@ -27,13 +27,31 @@ def _main_runs(runs: list[dict]) -> list[dict]:
     return [r for r in runs if r["main"]]
 
 
-def threshold(root: str | Path) -> dict:
-    """Per tuned main run: the dev curve (τ, routed fraction, F1) and its marked points."""
-    out = []
-    for r in _main_runs(link_runs(root)):
+def _longest_dev_curves(runs: list[dict]) -> list[dict]:
+    """One zero-shot tuned run per dev curve: runs that tuned on the same dev predictions with the same
+    system, LLM, uncertainty and protocol share their dev curve up to their cap, so keep the one whose
+    tuning asked the LLM about the most dev entities (ties: the first key)."""
+    best: dict[tuple, dict] = {}
+    for r in runs:
         t = r["tuning"]
-        if not t or not t.get("curve"):
+        if r["shots"] or not t or not t.get("curve"):
             continue
+        g = (r["system"], r["protocol"], r["llm"], r["uncertainty"], t.get("dev_predictions"), t.get("dev_items"))
+        cap = t.get("dev_cap")
+        size = float("inf") if cap is None else cap
+        old = best.get(g)
+        old_cap = None if old is None else old["tuning"].get("dev_cap")
+        if old is None or size > (float("inf") if old_cap is None else old_cap):
+            best[g] = r
+    return list(best.values())
+
+
+def threshold(root: str | Path) -> dict:
+    """Per dev curve (see :func:`_longest_dev_curves`): τ against dev F1 and routed fraction, with the
+    tuned, budget and test points of the run that drew it."""
+    out = []
+    for r in _longest_dev_curves(link_runs(root)):
+        t = r["tuning"]
         n = t.get("dev_items") or 0
         curve = [{"tau": c["tau"], "routed": c["routed"], "routed_fraction": c["routed"] / n if n else 0.0, "f1": c["f1"]}
                  for c in t["curve"]]

@@ -61,24 +61,46 @@ def render(root: str | Path = "results") -> str:
                 for s, ms in sorted(unc["ood_auroc"].items()) for m, v in sorted(ms.items())]
         out += _table(["system", "method", "Typos", "OOV", "OOD"], rows)
         out.append("")
-    runs = sorted((r for r in link_runs(root) if r["main"]), key=lambda x: (eval_rank(x["evalset"]), x["system"], x["protocol"]))
+    all_runs = link_runs(root)
+    runs = sorted((r for r in all_runs if r["shots"] == 0 and r["tuning"]),
+                  key=lambda x: (eval_rank(x["evalset"]), x["system"], x["protocol"], x["variant"]))
     if runs:
-        out += ["**Linking** (`results/link/*/*/metrics.json`; τ tuned on dev; honest = nothing gold reaches routing, "
-                "prompts or merging; paper = the original evaluation's counts)", ""]
+        out += ["**Linking** (`results/link/*/*/metrics.json`; zero-shot, τ tuned on dev; budget = the most the test run may "
+                "route; dev calls = LLM calls spent tuning τ; honest = nothing gold reaches routing, prompts or merging; "
+                "paper = the original evaluation's counts)", ""]
         rows = []
         for r in runs:
             paper = f" (paper counts: {_pct(r['paper_local_f1'])} → {_pct(r['paper_linkner_f1'])})" if r["protocol"] == "paper" else ""
+            budget = (f"{100 * r['max_routed']:g} %" if r["max_routed"] is not None
+                      else f"{r['max_calls']} calls" if r["max_calls"] is not None else "none")
             rows.append([r["evalset"], MODEL_NAMES.get(r["model"], r["model"]), r["uncertainty"] or "–", r["protocol"], r["llm"],
-                         f"{r['routed']}/{r['items']}", _pct(r["local_f1"]), _pct(r["linkner_f1"]) + paper,
+                         budget, str((r["tuning"] or {}).get("dev_cap", "all")), f"{r['routed']}/{r['items']}",
+                         _pct(r["local_f1"]), _pct(r["linkner_f1"]) + paper,
                          _pct(r["delta_f1"]), _pct(r["llm_accuracy"]), _pct(r["local_accuracy_on_routed"]),
                          _num(r["seconds_per_routed_entity"], 2)])
-        out += _table(["test set", "local model", "uncertainty", "protocol", "LLM", "routed", "local F1", "LinkNER F1", "Δ F1",
-                       "LLM acc. on routed", "local acc. on routed", "s / routed entity"], rows)
+        out += _table(["test set", "local model", "uncertainty", "protocol", "LLM", "budget", "dev calls", "routed", "local F1",
+                       "LinkNER F1", "Δ F1", "LLM acc. on routed", "local acc. on routed", "s / routed entity"], rows)
         out.append("")
+    out += _in_context(root)
     out += _bench(root)
     if not out:
         return "No real-run results are committed yet."
     return "\n".join(out).rstrip() + "\n"
+
+
+def _in_context(root: Path) -> list[str]:
+    """The in-context sweeps (runs that differ only in shots and demonstration selection)."""
+    from linkner.studies.linking import in_context
+
+    out: list[str] = []
+    for sw in in_context(root)["sweeps"]:
+        out += [f"**In-context learning** ({sw['system']} on {sw['evalset']}, {sw['llm']}, {sw['protocol']} protocol; the same "
+                f"{sw['points'][0]['routed']} most uncertain test entities asked in every run; local F1 {_pct(sw['local_f1'])})", ""]
+        rows = [[str(p["shots"]), p["selection"], _pct(p["linkner_f1"]), _pct(p["llm_accuracy"]),
+                 _num(p["prompt_tokens_per_answer"], 0)] for p in sw["points"]]
+        out += _table(["shots per type", "demonstrations", "LinkNER F1", "LLM acc. on routed", "prompt tokens / call"], rows)
+        out.append("")
+    return out
 
 
 def _bench(root: Path) -> list[str]:
@@ -99,6 +121,29 @@ def _bench(root: Path) -> list[str]:
             out += ["", f"MC dropout (T = {mc.get('mc_samples')}): {_num(mc['sentences_per_s']['mc_dropout'], 1)} sentences/s "
                     f"({_num(mc.get('mc_over_plain_time'), 1)}× the time of one pass)."]
         out.append("")
+    base = read_numbers(root / "bench" / "baselines.json")
+    if base and base.get("table"):
+        names = {"linkner": "LinkNER E-NER (fp32)", "linkner-bf16": "LinkNER E-NER (bf16)",
+                 "hf-pipeline": "HF token classification, pipeline", "hf-direct": "HF token classification, direct calls",
+                 "spacy-ner": "spaCy en_core_web_sm (ner only)", "spacy-full": "spaCy en_core_web_sm (full pipeline)"}
+        out += ["**Against the alternatives** (same CoNLL-2003 test sentences, cores and run; `results/bench/baselines.json`; "
+                "spaCy's OntoNotes labels mapped to CoNLL types)", ""]
+        rows = [[names.get(k, k), _pct(v.get("f1") / 100 if v.get("f1") is not None and v["f1"] > 1 else v.get("f1")),
+                 _num(v.get("sentences_per_s"), 1), _num(v.get("peak_rss_mb"), 0)] for k, v in base["table"].items()]
+        out += _table(["system", "entity F1", "sentences/s", "peak RSS (MB)"], rows)
+        r = base.get("ratios") or {}
+        if r.get("linkner_over_hf_pipeline") is not None:
+            out += ["", f"LinkNER / HF pipeline speed: {_num(r['linkner_over_hf_pipeline'], 2)}×."]
+        out.append("")
+    scal = read_numbers(root / "bench" / "scaling.json")
+    if scal and scal.get("table"):
+        lin = scal.get("linearity_tokens") or {}
+        sized = [r for r in scal["table"] if str(r.get("case", "")).startswith("n=") and r.get("tokens")
+                 and r["sentences"] >= (lin.get("min_size_sentences") or 0)]
+        per = ", ".join(f"{r['sentences']:,}: {_num(1000 * r['median_s'] / r['tokens'], 3)}" for r in sized)
+        out += [f"Scaling (`results/bench/scaling.json`), ms per token by input size in sentences — {per}; "
+                f"strictly linear (±{int(100 * (lin.get('tolerance') or 0))} %): {scal.get('linear_after_warmup')}, "
+                f"at most linear: {scal.get('at_most_linear_after_warmup')}; peak RSS at most {_num(scal.get('peak_rss_mb_max'), 0)} MB.", ""]
     if train and train.get("table"):
         rows = [[k, _num(v["seconds_per_epoch"], 0), _num(v["mean_step_s"], 3), _num(v["step_over_raw"], 2)]
                 for k, v in sorted(train["table"].items())]

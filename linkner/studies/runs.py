@@ -43,7 +43,8 @@ class Sizes:
     llm_threads: int | None = None
     max_calls: int | None = None  # per link run (smoke: a handful of LLM calls)
     max_routed: float | None = None
-    icl_max_routed: float | None = 0.2  # in-context sweep: the most uncertain 20 % (fixed set across shots)
+    icl_max_routed: float | None = None  # in-context sweep: a fixed routed set across shots, as a fraction …
+    icl_max_calls: int | None = 100  # … or the N most uncertain test entities
     shots: tuple[int, ...] = (0, 1, 3, 5)
     demo_sentences: int | None = None  # demonstration pool (None: the train split)
     seed: int = 123123
@@ -51,7 +52,7 @@ class Sizes:
 
 SMOKE = Sizes(train_sentences=150, dev_sentences=30, test_sentences=30, link_dev_sentences=30, epochs=1, batch_size=8,
               lr=3e-4, head_lr=3e-3, mc_samples=3, systems=(("conll03", "spanner"), ("conll03", "ener")), llm="smollm2-135m", llm_threads=1,
-              max_calls=3, icl_max_routed=None, shots=(0, 1), demo_sentences=150)
+              max_calls=3, icl_max_calls=3, shots=(0, 1), demo_sentences=150)
 FULL = Sizes()
 
 
@@ -202,7 +203,7 @@ def link_one(root: Path, spec: LinkSpec, sizes: Sizes, say: Say = print, runs_di
                   shots=spec.shots, demos_from=demos, retrieve=spec.retrieve, seed=13, cache=str(root / "llm-answers.jsonl"),
                   llm=LLMConfig(backend="llama-cpp", model=sizes.llm, n_threads=sizes.llm_threads))
     if spec.sweep:
-        cfg = LinkConfig(threshold="0", max_routed=sizes.icl_max_routed, max_calls=sizes.max_calls, **common)
+        cfg = LinkConfig(threshold="0", max_routed=sizes.icl_max_routed, max_calls=sizes.icl_max_calls, **common)
     else:
         cfg = LinkConfig(threshold="auto", dev_predictions=str(src / "dev.jsonl"), max_routed=sizes.max_routed,
                          max_calls=sizes.max_calls, **common)
