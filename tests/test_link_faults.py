@@ -152,6 +152,25 @@ def test_kill_and_resume_loses_and_repeats_nothing(tmp_path, concurrency):
     res = run_link(pred, cfg(tmp_path, "run.jsonl"), tmp_path / "run", backend=third)
     assert third.calls == [] and res.metrics["llm"]["cache_hits"] == 4 and res.metrics["llm"]["calls"] == 0
     assert (tmp_path / "run/linked.jsonl").read_bytes() == (tmp_path / "ref/linked.jsonl").read_bytes()
+    assert third.checked == 0 and second.checked == 1  # health checked once before real calls, never when all cached
+
+
+def test_fully_cached_rerun_needs_no_server(tmp_path):
+    """Once every answer is cached the server may be gone: the rerun gives the same output; a run that
+    needs a fresh answer still fails fast with the backend's message, before any request."""
+    pred = write_predictions(tmp_path / "p.jsonl")
+    run_link(pred, cfg(tmp_path, "c.jsonl"), tmp_path / "a", backend=FakeBackend())
+
+    class Down(FakeBackend):
+        def health_check(self) -> None:
+            raise LLMError("server is down")
+
+    down = Down()
+    run_link(pred, cfg(tmp_path, "c.jsonl"), tmp_path / "b", backend=down)
+    assert down.calls == [] and (tmp_path / "b/linked.jsonl").read_bytes() == (tmp_path / "a/linked.jsonl").read_bytes()
+    with pytest.raises(LLMError, match="server is down"):
+        run_link(pred, cfg(tmp_path, "empty.jsonl"), tmp_path / "c", backend=down)
+    assert down.calls == []
 
 
 def test_cli_config_file_with_flags_taking_precedence(tmp_path, scripted):

@@ -59,7 +59,12 @@ class Completion:
 
 
 class Backend(Protocol):
-    """An LLM that answers chat requests. ``identity`` names the exact model (it enters cache keys)."""
+    """An LLM that answers chat requests. ``identity`` names the exact model (it enters cache keys).
+
+    ``health_check`` is called once, before the first request the cache cannot answer. A backend whose
+    ``identity`` is only known after asking the server sets ``identity_needs_server = True`` and is
+    checked before any key is computed.
+    """
 
     name: str
     identity: str

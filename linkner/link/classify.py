@@ -75,11 +75,13 @@ def _record(backend: Backend, c) -> dict:
 
 def classify(backend: Backend, requests: list[LinkRequest], schema: Schema, cache: AnswerCache, cfg: LLMConfig,
              on_answer: Callable[[int, int], None] | None = None,
-             sleep: Callable[[float], None] = time.sleep) -> tuple[list[LinkAnswer], CallStats]:
+             sleep: Callable[[float], None] = time.sleep,
+             ensure_ready: Callable[[], None] | None = None) -> tuple[list[LinkAnswer], CallStats]:
     """Answers in the order of ``requests`` and the run's :class:`CallStats`.
 
     Identical requests are asked once. ``on_answer(done, total)`` is called after every answer (cached
-    answers are reported at once), for progress bars.
+    answers are reported at once), for progress bars. ``ensure_ready`` (the backend's health check) is
+    called once before the first request that the cache cannot answer — never when all are cached.
     """
     t0 = time.perf_counter()
     options = cfg.decoding_options()
@@ -116,6 +118,8 @@ def classify(backend: Backend, requests: list[LinkRequest], schema: Schema, cach
         if on_answer:
             on_answer(done, len(first))
 
+    if pending and ensure_ready is not None:
+        ensure_ready()
     if backend.concurrency <= 1 or len(pending) <= 1:
         for key in pending:
             try:

@@ -20,6 +20,7 @@ from linkner.link.config import LLMConfig
 
 class OllamaBackend:
     name = "ollama"
+    identity_needs_server = True  # the model digest (part of every cache key) comes from the server
 
     def __init__(self, cfg: LLMConfig):
         try:

@@ -1,7 +1,8 @@
 """``linkner link`` as a function: predictions in, ``linked.jsonl`` + ``metrics.json`` out.
 
-Order of work: read and validate everything (predictions, dev predictions, demonstrations), check the
-LLM is reachable, tune τ on dev if asked, route, ask (cached, resumable), merge, score, write. Gold is
+Order of work: read and validate everything (predictions, dev predictions, demonstrations), tune τ on
+dev if asked, route, ask (cached, resumable; the LLM's health check runs before the first uncached
+request), merge, score, write. Gold is
 split off the records first; under the honest protocol it is used only by the scorer and by τ tuning
 on dev, never by routing, prompts or merging of the evaluated file.
 """
@@ -91,6 +92,13 @@ class Linker:
         self.cfg, self.schema, self.backend, self.cache, self.bank = cfg, schema, backend, cache, bank
         self.fixed = bank.render(bank.fixed) if bank and not bank.retrieve else []
         self.stats = CallStats()
+        self.ready = False
+
+    def ensure_ready(self) -> None:
+        """The backend's health check, once, before its first real call (see :func:`run_link`)."""
+        if not self.ready:
+            self.backend.health_check()
+            self.ready = True
 
     def request(self, sentence: Sentence, entity: Entity) -> LinkRequest:
         query = self.bank.render(self.bank.for_query(sentence)) if self.bank and self.bank.retrieve else []
@@ -102,7 +110,8 @@ class Linker:
         idx = [i for i, r in enumerate(routed) if r]
         requests = [self.request(sentences[items[i].sentence], items[i].entity) for i in idx]
         on = (lambda d, t: progress(phase, d, t)) if progress else None
-        answers, stats = classify(self.backend, requests, self.schema, self.cache, self.cfg.llm, on)
+        answers, stats = classify(self.backend, requests, self.schema, self.cache, self.cfg.llm, on,
+                                  ensure_ready=self.ensure_ready)
         self.stats = self.stats.merge(stats)
         decisions = [NOT_ROUTED] * len(items)
         for i, a in zip(idx, answers):
@@ -169,8 +178,12 @@ def run_link(predictions: str | Path, cfg: LinkConfig, out_dir: str | Path | Non
     backend = backend or make_backend(cfg.llm)
     cache = AnswerCache(cfg.cache_path())
     try:
-        backend.health_check()
         linker = Linker(cfg, schema, backend, cache, bank)
+        # The health check runs before the first uncached request, so a fully cached rerun needs neither
+        # the server nor the model file. A backend whose cache keys depend on what the server reports
+        # (Ollama: the model digest) is checked at once: its keys cannot be computed without it.
+        if getattr(backend, "identity_needs_server", False):
+            linker.ensure_ready()
         tuning = None
         tau = cfg.tau
         if tau is None:
