@@ -16,6 +16,15 @@
 #   MC=5 MAX_CALLS=100 bash scripts/real_runs.sh link conll03 ener          (all four sets, both protocols)
 #   linkner bench --checkpoint runs/conll03-ener-minilm --only inference,training,scaling --sentences 1000 --repeats 3 --threads 2 --out results/bench
 #   MC=5 EPOCHS_WNUT=6 MAX_CALLS=100 bash scripts/real_runs.sh train|evaluate|link wnut17 ener
+#   MC=5 EPOCHS_WNUT=6 bash scripts/real_runs.sh train|evaluate wnut17 spanner
+#   python -m linkner.baselines.hf_tagger --out runs/hf-tagger-minilm --threads 2
+#   linkner bench --checkpoint runs/conll03-ener-minilm --only baselines --repeats 3 --threads 2 --out results/bench
+#   linkner bench --checkpoint runs/conll03-ener-minilm --only linking --link-entities 40 --repeats 3 --threads 2 --out results/bench
+#   SETS="conll03 conll03-oov" PROTOCOLS=honest MAX_ROUTED=0.05 TUNE_CALLS=300 LLM_THREADS=2 TAG=-budget5 \
+#     bash scripts/real_runs.sh link conll03 ener                        (5 % budget, 300 dev calls to tune tau)
+#   MC=5 MAX_CALLS=100 LLM_THREADS=2 bash scripts/real_runs.sh link wnut17 spanner
+#   python -c 'from dataclasses import replace; from pathlib import Path; from linkner.studies.runs import FULL, ensure_links;
+#     ensure_links(Path("results"), replace(FULL, llm_threads=2), "in_context")'   (in-context sweep, notebook 06)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false

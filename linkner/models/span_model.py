@@ -57,17 +57,26 @@ class SpanHead(nn.Module):
             return flat_hidden.new_zeros((0, self.classifier[-1].out_features))
         w_a, w_b, w_w, w_l, w_m = self._blocks()
         dtype = self.classifier[0].weight.dtype
-        h = flat_hidden.to(dtype)
-        proj_a, proj_b = h @ w_a.T, h @ w_b.T  # (T, dim): one projection per subword, not per span
-        table_w = self.width_emb.weight @ w_w.T + self.classifier[0].bias  # the bias rides on the width table
-        table_l = torch.relu(self.len_emb.weight) @ w_l.T
+        # project only the subword positions some span starts / ends at (not padding, not inner subwords)
+        pos_a, inv_a = torch.unique(batch["start_index"], return_inverse=True)
+        pos_b, inv_b = torch.unique(batch["end_index"], return_inverse=True)
+        proj_a = flat_hidden[pos_a].to(dtype) @ w_a.T
+        proj_b = flat_hidden[pos_b].to(dtype) @ w_b.T
+        # width and word count (and the bias) folded into one (L × (L+1), dim) table
+        n_len = self.len_emb.num_embeddings
+        table_wl = ((self.width_emb.weight @ w_w.T)[:, None, :] + (torch.relu(self.len_emb.weight) @ w_l.T)[None, :, :]
+                    + self.classifier[0].bias).reshape(-1, w_a.shape[0])
+        wl = batch["width"] * n_len + batch["nwords"]
         table_m = self.morph_emb.weight @ w_m.T  # row 0 (padding) is zero, so padded slots add nothing
         step = chunk or n
         outs = []
         for i in range(0, n, step):
             sl = slice(i, i + step)
-            z = (proj_a[batch["start_index"][sl]] + proj_b[batch["end_index"][sl]] + table_w[batch["width"][sl]]
-                 + table_l[batch["nwords"][sl]] + table_m[batch["morph"][sl]].sum(dim=1))
+            # Σ over the span's words of table_m[case] = (count of each case class) @ table_m: a (spans, 6)
+            # count matrix instead of a (spans, L, dim) gather, which dominated peak memory
+            counts = torch.nn.functional.one_hot(batch["morph"][sl], table_m.shape[0]).sum(dim=1).to(table_m.dtype)
+            z = proj_a[inv_a[sl]] + proj_b[inv_b[sl]] + table_wl[wl[sl]]
+            z = torch.addmm(z, counts, table_m) if z.dtype == table_m.dtype else z + counts @ table_m
             outs.append(self.classifier[3](self.classifier[2](self.classifier[1](z))))
         return torch.cat(outs) if len(outs) > 1 else outs[0]
 
