@@ -159,14 +159,19 @@ class Featurizer:
             last_pos.append(lp)
         spans = enumerate_spans(n, L)
         m = len(spans)
-        win = np.zeros(m, dtype=np.int64)
-        a = np.zeros(m, dtype=np.int64)
-        b = np.zeros(m, dtype=np.int64)
-        single = len(windows) == 1
-        for j, (s, e) in enumerate(spans):
-            w = 0 if single else self._best_window(s, e, windows, n)
-            win[j], a[j], b[j] = w, first_pos[w][s], last_pos[w][e - 1]
         span_arr = np.asarray(spans, dtype=np.int64).reshape(m, 2)
+        if len(windows) == 1:  # the common case, vectorised: every span in window 0
+            fp = np.fromiter((first_pos[0][w] for w in range(n)), dtype=np.int64, count=n)
+            lp = np.fromiter((last_pos[0][w] for w in range(n)), dtype=np.int64, count=n)
+            win = np.zeros(m, dtype=np.int64)
+            a, b = fp[span_arr[:, 0]], lp[span_arr[:, 1] - 1]
+        else:
+            win = np.zeros(m, dtype=np.int64)
+            a = np.zeros(m, dtype=np.int64)
+            b = np.zeros(m, dtype=np.int64)
+            for j, (s, e) in enumerate(spans):
+                w = self._best_window(s, e, windows, n)
+                win[j], a[j], b[j] = w, first_pos[w][s], last_pos[w][e - 1]
         nwords = span_arr[:, 1] - span_arr[:, 0]
         cases = np.asarray([case_class(t) for t in sent.tokens], dtype=np.int64)
         morph = np.zeros((m, L), dtype=np.int64)

@@ -75,8 +75,10 @@ class SpanHead(nn.Module):
             # Σ over the span's words of table_m[case] = (count of each case class) @ table_m: a (spans, 6)
             # count matrix instead of a (spans, L, dim) gather, which dominated peak memory
             counts = torch.nn.functional.one_hot(batch["morph"][sl], table_m.shape[0]).sum(dim=1).to(table_m.dtype)
-            z = proj_a[inv_a[sl]] + proj_b[inv_b[sl]] + table_wl[wl[sl]]
-            z = torch.addmm(z, counts, table_m) if z.dtype == table_m.dtype else z + counts @ table_m
+            z = proj_a[inv_a[sl]]  # a fresh tensor (advanced indexing copies): the adds below reuse it
+            z = z.add_(proj_b[inv_b[sl]]) if z.dtype == proj_b.dtype else z + proj_b[inv_b[sl]]
+            z = z.add_(table_wl[wl[sl]]) if z.dtype == table_wl.dtype else z + table_wl[wl[sl]]
+            z = z.addmm_(counts, table_m) if z.dtype == table_m.dtype else z + counts @ table_m
             outs.append(self.classifier[3](self.classifier[2](self.classifier[1](z))))
         return torch.cat(outs) if len(outs) > 1 else outs[0]
 
