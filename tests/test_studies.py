@@ -196,3 +196,14 @@ def test_paper_numbers_file_loads_and_cites_its_sources():
 def test_pareto_front():
     pts = [{"x": 0, "f1": 0.5}, {"x": 1, "f1": 0.6}, {"x": 2, "f1": 0.55}, {"x": 2, "f1": 0.7}, {"x": 3, "f1": None}]
     assert L.pareto_front(pts, "x") == [0, 1, 3]
+
+
+def test_readme_block_is_rendered_from_the_results(results):
+    from linkner.studies.readme import render
+
+    md = render(results)
+    assert "**Linking**" in md and "**In-context learning**" in md
+    rows = [line for line in md.splitlines() if line.startswith("| conll03 |") and "| paper |" in line]
+    # the paper-protocol row shows the paper counts (local 95.00 → LinkNER 100.00) and the honest score of its output
+    assert rows and "| 95.00 | 100.00 (output scored honestly: 92.00) |" in rows[0]
+    assert "budget" in md and "dev calls" in md
