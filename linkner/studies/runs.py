@@ -41,6 +41,7 @@ class Sizes:
     systems: tuple[tuple[str, str], ...] = (("conll03", "spanner"), ("conll03", "ener"), ("wnut17", "spanner"), ("wnut17", "ener"))
     llm: str = "qwen2.5-coder-1.5b"
     llm_threads: int | None = None
+    llm_n_ctx: int = 2048  # context window; 5 retrieved shots per type can need 4096
     max_calls: int | None = None  # per link run (smoke: a handful of LLM calls)
     max_routed: float | None = None
     icl_max_routed: float | None = None  # in-context sweep: a fixed routed set across shots, as a fraction …
@@ -201,7 +202,7 @@ def link_one(root: Path, spec: LinkSpec, sizes: Sizes, say: Say = print, runs_di
     demos = _subset_file(root, spec.train, "train", sizes.demo_sentences, sizes.seed) if spec.shots else None
     common = dict(uncertainty="evidential" if spec.model == "ener" else "confidence", dataset=spec.train, protocol=spec.protocol,
                   shots=spec.shots, demos_from=demos, retrieve=spec.retrieve, seed=13, cache=str(root / "llm-answers.jsonl"),
-                  llm=LLMConfig(backend="llama-cpp", model=sizes.llm, n_threads=sizes.llm_threads))
+                  llm=LLMConfig(backend="llama-cpp", model=sizes.llm, n_threads=sizes.llm_threads, n_ctx=sizes.llm_n_ctx))
     if spec.sweep:
         cfg = LinkConfig(threshold="0", max_routed=sizes.icl_max_routed, max_calls=sizes.icl_max_calls, **common)
     else:
