@@ -160,13 +160,12 @@ class Featurizer:
         spans = enumerate_spans(n, L)
         m = len(spans)
         span_arr = np.asarray(spans, dtype=np.int64).reshape(m, 2)
-        if len(windows) == 1:  # the common case, vectorised: every span in window 0
-            fp = np.fromiter((first_pos[0][w] for w in range(n)), dtype=np.int64, count=n)
-            lp = np.fromiter((last_pos[0][w] for w in range(n)), dtype=np.int64, count=n)
-            win = np.zeros(m, dtype=np.int64)
+        win = np.zeros(m, dtype=np.int64)
+        if len(windows) == 1:  # the common case, vectorised: every span in window 0 (dicts hold words 0..n-1 in order)
+            fp = np.fromiter(first_pos[0].values(), dtype=np.int64, count=n)
+            lp = np.fromiter(last_pos[0].values(), dtype=np.int64, count=n)
             a, b = fp[span_arr[:, 0]], lp[span_arr[:, 1] - 1]
         else:
-            win = np.zeros(m, dtype=np.int64)
             a = np.zeros(m, dtype=np.int64)
             b = np.zeros(m, dtype=np.int64)
             for j, (s, e) in enumerate(spans):

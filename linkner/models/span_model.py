@@ -21,16 +21,21 @@ from torch import nn
 from linkner.config import ModelConfig
 
 
+def _add(z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """``z + t``, in place when the dtypes agree (under autocast the parts may differ and then promote)."""
+    return z.add_(t) if z.dtype == t.dtype else z + t
+
+
 class SpanHead(nn.Module):
     """Span features + MLP classifier on top of encoder hidden states.
 
     The first linear layer acts on a concatenation, so it splits into one block per part:
     ``W1·r = W_a·h_a + W_b·h_b + W_w·width + W_l·len + W_m·Σmorph``. :meth:`forward` uses that
-    identity: it projects every *subword* state once (``T`` rows) and every embedding table once, then
-    gathers and adds per span, instead of multiplying a ``(2H + 260)``-wide vector for each of the ~5×
-    more spans. Same parameters, same function (:meth:`forward_concat` is the literal form, kept for the
-    equivalence test); the span head's cost drops from about a third of the encoder's to a few percent.
-    There is no dropout before ``W1``, so the identity holds in training too.
+    identity: it projects each distinct span-start and span-end subword state once and each embedding
+    table once, then gathers and adds per span, instead of multiplying a ``(2H + 260)``-wide vector for
+    every enumerated span (about 5 per word). Same parameters, same function (:meth:`forward_concat` is
+    the literal form, kept for the equivalence test). There is no dropout before ``W1``, so the identity
+    holds in training too.
     """
 
     def __init__(self, hidden: int, cfg: ModelConfig, num_labels: int) -> None:
@@ -76,8 +81,7 @@ class SpanHead(nn.Module):
             # count matrix instead of a (spans, L, dim) gather, which dominated peak memory
             counts = torch.nn.functional.one_hot(batch["morph"][sl], table_m.shape[0]).sum(dim=1).to(table_m.dtype)
             z = proj_a[inv_a[sl]]  # a fresh tensor (advanced indexing copies): the adds below reuse it
-            z = z.add_(proj_b[inv_b[sl]]) if z.dtype == proj_b.dtype else z + proj_b[inv_b[sl]]
-            z = z.add_(table_wl[wl[sl]]) if z.dtype == table_wl.dtype else z + table_wl[wl[sl]]
+            z = _add(_add(z, proj_b[inv_b[sl]]), table_wl[wl[sl]])
             z = z.addmm_(counts, table_m) if z.dtype == table_m.dtype else z + counts @ table_m
             outs.append(self.classifier[3](self.classifier[2](self.classifier[1](z))))
         return torch.cat(outs) if len(outs) > 1 else outs[0]

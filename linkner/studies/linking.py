@@ -31,17 +31,17 @@ def _longest_dev_curves(runs: list[dict]) -> list[dict]:
     """One zero-shot tuned run per dev curve: runs that tuned on the same dev predictions with the same
     system, LLM, uncertainty and protocol share their dev curve up to their cap, so keep the one whose
     tuning asked the LLM about the most dev entities (ties: the first key)."""
+    def asked(r: dict) -> float:
+        cap = r["tuning"].get("dev_cap")
+        return float("inf") if cap is None else cap  # no cap: every dev entity was asked
+
     best: dict[tuple, dict] = {}
     for r in runs:
         t = r["tuning"]
         if r["shots"] or not t or not t.get("curve"):
             continue
         g = (r["system"], r["protocol"], r["llm"], r["uncertainty"], t.get("dev_predictions"), t.get("dev_items"))
-        cap = t.get("dev_cap")
-        size = float("inf") if cap is None else cap
-        old = best.get(g)
-        old_cap = None if old is None else old["tuning"].get("dev_cap")
-        if old is None or size > (float("inf") if old_cap is None else old_cap):
+        if g not in best or asked(r) > asked(best[g]):
             best[g] = r
     return list(best.values())
 

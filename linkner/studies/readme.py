@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from linkner.studies.layout import MODEL_NAMES, eval_rank, link_runs
+from linkner.studies.layout import MODEL_NAMES, eval_rank, link_runs, read_numbers
+from linkner.studies.linking import in_context
 from linkner.studies.local import local_models, uncertainty
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -61,8 +62,7 @@ def render(root: str | Path = "results") -> str:
                 for s, ms in sorted(unc["ood_auroc"].items()) for m, v in sorted(ms.items())]
         out += _table(["system", "method", "Typos", "OOV", "OOD"], rows)
         out.append("")
-    all_runs = link_runs(root)
-    runs = sorted((r for r in all_runs if r["shots"] == 0 and r["tuning"]),
+    runs = sorted((r for r in link_runs(root) if r["shots"] == 0 and r["tuning"]),
                   key=lambda x: (eval_rank(x["evalset"]), x["system"], x["protocol"], x["variant"]))
     if runs:
         out += ["**Linking** (`results/link/*/*/metrics.json`; zero-shot, τ tuned on dev; budget = the most the test run may "
@@ -97,8 +97,6 @@ def render(root: str | Path = "results") -> str:
 
 def _in_context(root: Path) -> list[str]:
     """The in-context sweeps (runs that differ only in shots and demonstration selection)."""
-    from linkner.studies.linking import in_context
-
     out: list[str] = []
     for sw in in_context(root)["sweeps"]:
         out += [f"**In-context learning** ({sw['system']} on {sw['evalset']}, {sw['llm']}, {sw['protocol']} protocol; the same "
@@ -112,8 +110,6 @@ def _in_context(root: Path) -> list[str]:
 
 def _bench(root: Path) -> list[str]:
     """Inference and training speed from ``results/bench`` (written by ``linkner bench``)."""
-    from linkner.studies.layout import read_numbers
-
     inf, train = read_numbers(root / "bench" / "inference.json"), read_numbers(root / "bench" / "training.json")
     out: list[str] = []
     if inf and inf.get("table"):
@@ -135,7 +131,7 @@ def _bench(root: Path) -> list[str]:
                  "spacy-ner": "spaCy en_core_web_sm (ner only)", "spacy-full": "spaCy en_core_web_sm (full pipeline)"}
         out += ["**Against the alternatives** (same CoNLL-2003 test sentences, cores and run; `results/bench/baselines.json`; "
                 "spaCy's OntoNotes labels mapped to CoNLL types)", ""]
-        rows = [[names.get(k, k), _pct(v.get("f1") / 100 if v.get("f1") is not None and v["f1"] > 1 else v.get("f1")),
+        rows = [[names.get(k, k), _pct(v.get("f1")),
                  _num(v.get("sentences_per_s"), 1), _num(v.get("peak_rss_mb"), 0)] for k, v in base["table"].items()]
         out += _table(["system", "entity F1", "sentences/s", "peak RSS (MB)"], rows)
         r = base.get("ratios") or {}
