@@ -67,8 +67,8 @@ def make_featurizer(model: Any, tokenizer: Any, labels: list[str], neg_span_weig
 # Windows per encoder call and spans per head call at inference. 64 windows keep the matmuls large
 # enough to run at full speed on a CPU (16 cost ~15 % of encoder throughput here) while bounding the
 # activations of one very long document; the span chunk bounds the head's (spans × hidden) buffers
-# (4,096 × 1,028 floats = 17 MB each; 16,384 raised peak RSS on 3,000 CoNLL sentences from ~1.1 to
-# ~1.5 GB, the heap fragmenting around the results kept between batches).
+# (4,096 × 1,028 floats = 17 MB each; larger chunks raised peak RSS in a one-off check here, the heap
+# fragmenting around the results kept between batches; `linkner bench` reports the peak RSS).
 WINDOW_CHUNK = 64
 SPAN_CHUNK = 4096
 

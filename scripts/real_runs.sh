@@ -17,7 +17,7 @@
 #   linkner bench --checkpoint runs/conll03-ener-minilm --only inference,training,scaling --sentences 1000 --repeats 3 --threads 2 --out results/bench
 #   MC=5 EPOCHS_WNUT=6 MAX_CALLS=100 bash scripts/real_runs.sh train|evaluate|link wnut17 ener
 #   MC=5 EPOCHS_WNUT=6 bash scripts/real_runs.sh train|evaluate wnut17 spanner
-#   python -m linkner.baselines.hf_tagger --out runs/hf-tagger-minilm --threads 2
+#   python -m linkner.baselines.hf_tagger --out runs/hf-tagger-minilm --threads 2 && cp runs/hf-tagger-minilm/train_metrics.json results/bench/hf_tagger_train.json
 #   linkner bench --checkpoint runs/conll03-ener-minilm --only baselines --repeats 3 --threads 2 --out results/bench
 #   linkner bench --checkpoint runs/conll03-ener-minilm --only linking --link-entities 40 --repeats 3 --threads 2 --out results/bench
 #   SETS="conll03 conll03-oov" PROTOCOLS=honest MAX_ROUTED=0.05 TUNE_CALLS=300 LLM_THREADS=2 TAG=-budget5 \
