@@ -5,6 +5,10 @@ Input, exactly one of: a TEXT argument (``-`` reads stdin), ``--input FILE`` (ra
 predictions as JSONL (the contract of :mod:`linkner.predict`). ``--metrics FILE`` (labelled data
 only) also writes entity P/R/F1, ECE and misclassification AUROC per uncertainty method, timings,
 versions and the resolved config (:func:`linkner.evaluation.evaluate_checkpoint`).
+
+Predictions are streamed: ``--out`` receives each chunk of 2,048 sentences as soon as it is decoded
+(:meth:`linkner.predict.LocalModel.iter_predict_sentences`), so memory does not grow with the input,
+and a progress bar with ETA runs on stderr (``--quiet`` hides it).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from pathlib import Path
 
 import typer
 
-from linkner_cli.common import user_errors
+from linkner_cli.common import sentence_progress, user_errors
 
 
 def _raw_text(text: str | None, input_file: Path | None) -> str | None:
@@ -91,7 +95,7 @@ def register(app: typer.Typer) -> None:
         if mc_samples < 0 or batch_size < 1:
             raise DataError("--mc-samples must be ≥ 0 and --batch-size ≥ 1")
         from linkner.data.writers import write_jsonl
-        from linkner.predict import load
+        from linkner.predict import load, text_sentences
 
         model = load(checkpoint, device=device)
         if fit_temperature:
@@ -100,26 +104,50 @@ def register(app: typer.Typer) -> None:
             t = fit_checkpoint_temperature(model, data or model.run.train.data, fit_temperature)
             err.print(f"fitted temperature {t:.3f} on {fit_temperature}; stored in {checkpoint}/calibration.json")
         if data is not None:
+            from linkner.evaluation import load_eval_data
+
+            sentences, source = load_eval_data(data, split), f"{data}/{split}"
+        else:
+            sentences, source = text_sentences(raw), "text"
+            if not sentences:
+                raise DataError("the input holds no tokens")
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        keep_for_table = data is None and not quiet
+        tally = {"sentences": 0, "entities": 0}
+        kept = []
+
+        def counted(stream):
+            for s in stream:
+                tally["sentences"] += 1
+                tally["entities"] += len(s.entities)
+                if keep_for_table:
+                    kept.append(s)
+                yield s
+
+        with sentence_progress(len(sentences), f"tagging {source}", enabled=not quiet) as advance:
             if metrics is not None:
                 from linkner.evaluation import evaluate_checkpoint
 
-                result, preds = evaluate_checkpoint(model, data, split, metrics, mc_samples=mc_samples, batch_size=batch_size)
+                result, preds = evaluate_checkpoint(model, data, split, metrics, mc_samples=mc_samples,
+                                                    batch_size=batch_size, progress=advance)
                 m = result["entity"]["micro"]
-                err.print(f"{data}/{split}: P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f}; metrics → {metrics}")
+                err.print(f"{source}: P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f}; metrics → {metrics}")
+                stream = counted(preds)
             else:
-                from linkner.evaluation import load_eval_data
-
-                sentences = load_eval_data(data, split)
-                preds = model.predict_sentences(sentences, mc_samples=mc_samples, batch_size=batch_size)
-            n = sum(len(s.entities) for s in preds)
-            err.print(f"{len(preds)} sentences, {n} entities predicted")
-        else:
-            preds = model.predict([raw], mc_samples=mc_samples, batch_size=batch_size)
-            if not preds:
-                raise DataError("the input holds no tokens")
-            if not quiet:
-                _table(preds)
+                # streamed: each chunk's predictions reach --out as soon as they are done, so memory stays
+                # flat on inputs of any size and an interrupted run keeps what it wrote
+                stream = counted(model.iter_predict_sentences(
+                    sentences, mc_samples=mc_samples, batch_size=batch_size,
+                    has_gold=None if data is not None else False, progress=advance))
+            if out is not None:
+                write_jsonl(stream, out)
+            else:
+                for _ in stream:
+                    pass
+        if data is not None:
+            err.print(f"{tally['sentences']} sentences, {tally['entities']} entities predicted")
+        elif not quiet:
+            _table(kept)
         if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            write_jsonl(preds, out)
             err.print(f"predictions → {out}")

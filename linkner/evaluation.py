@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,10 +89,11 @@ def environment() -> dict:
 
 
 def evaluate_checkpoint(model_or_path: Any, data: str, split: str = "test", out: str | Path | None = None,
-                        mc_samples: int = 0, batch_size: int = 64) -> tuple[dict, list[Sentence]]:
+                        mc_samples: int = 0, batch_size: int = 64,
+                        progress: Callable[[int], None] | None = None) -> tuple[dict, list[Sentence]]:
     """Predict ``data``/``split`` with a checkpoint, score it, and write the metrics JSON to ``out``.
 
-    Returns ``(metrics, predictions)``.
+    Returns ``(metrics, predictions)``. ``progress(n)`` is told as each chunk of n sentences is done.
     """
     from linkner.configio import to_dict
     from linkner.metrics import evaluate
@@ -101,7 +103,8 @@ def evaluate_checkpoint(model_or_path: Any, data: str, split: str = "test", out:
     gold = load_eval_data(data, split)
     model.check_labels(gold, f"{data}/{split}")
     t0 = time.perf_counter()
-    preds = model.predict_sentences(gold, mc_samples=mc_samples, batch_size=batch_size, has_gold=True)
+    preds = list(model.iter_predict_sentences(gold, mc_samples=mc_samples, batch_size=batch_size, has_gold=True,
+                                              progress=progress))
     seconds = time.perf_counter() - t0
     scores = evaluate(gold, preds)
     methods = model.uncertainty_methods(mc_samples)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -71,6 +72,9 @@ def make_featurizer(model: Any, tokenizer: Any, labels: list[str], neg_span_weig
 # fragmenting around the results kept between batches; `linkner bench` reports the peak RSS).
 WINDOW_CHUNK = 64
 SPAN_CHUNK = 4096
+# Sentences featurised, scored and decoded together by ``iter_predict_sentences``: enough to fill
+# length-sorted batches well, few enough that the per-span arrays of a huge input are never all held.
+PREDICT_CHUNK = 2048
 
 
 def _set_dropout(model: Any, on: bool) -> None:
@@ -116,18 +120,15 @@ def score_sentences(model: Any, featurizer: Any, sentences: list[Sentence], batc
                     _set_dropout(model, False)
                 parts = batch["n_spans"]
                 probs_np = probs.cpu().numpy()
-                arrays = {
-                    "logits": logits.cpu().numpy() if keep_logits else None,
-                    "mc": mc.cpu().numpy() if mc is not None else None,
-                    "vac": vac.cpu().numpy() if vac is not None else None,
-                }
+                logits_np = logits.cpu().numpy() if keep_logits else None
+                # uncertainties for the whole batch at once, then sliced per sentence (views, no copies)
+                unc = span_uncertainties(probs_np, None if mc is None else mc.cpu().numpy(),
+                                         None if vac is None else vac.cpu().numpy())
                 off = 0
                 for j, n in zip(idx, parts):
                     sl = slice(off, off + n)
-                    p = probs_np[sl]
-                    unc = span_uncertainties(p, None if arrays["mc"] is None else arrays["mc"][sl],
-                                             None if arrays["vac"] is None else arrays["vac"][sl])
-                    results[j] = SpanScores(encoded[j].spans, p, unc, None if arrays["logits"] is None else arrays["logits"][sl])
+                    results[j] = SpanScores(encoded[j].spans, probs_np[sl], {k: u[sl] for k, u in unc.items()},
+                                            None if logits_np is None else logits_np[sl])
                     off += n
     finally:
         model.train(was_training)
@@ -221,35 +222,58 @@ class LocalModel:
     def predict_sentences(self, sentences: list[Sentence], mc_samples: int = 0, batch_size: int = 64,
                           has_gold: bool | None = None) -> list[Sentence]:
         """Predict tokenized sentences. ``has_gold`` (default: any sentence has entities) adds gold meta."""
+        return list(self.iter_predict_sentences(sentences, mc_samples, batch_size, has_gold))
+
+    def iter_predict_sentences(self, sentences: list[Sentence], mc_samples: int = 0, batch_size: int = 64,
+                               has_gold: bool | None = None, chunk: int = PREDICT_CHUNK,
+                               progress: Callable[[int], None] | None = None) -> Iterator[Sentence]:
+        """Like :meth:`predict_sentences`, but yields predictions (in input order) ``chunk`` sentences
+        at a time, so a caller that writes them out keeps memory flat on inputs of any size.
+        ``progress(n)`` is called after each chunk with the number of sentences it held.
+
+        A sentence's prediction does not depend on what else is in its batch (padding is masked),
+        so chunking changes nothing but memory: every chunk is still length-sorted into batches.
+        """
         if mc_samples < 0:
             raise DataError("mc_samples must be 0 (off) or a positive number of passes")
-        sentences = [s for s in sentences]
+        if chunk < 1:
+            raise DataError("chunk must be at least 1 sentence")
+        sentences = list(sentences)
         if not sentences:
-            return []
+            return
         if has_gold is None:
             has_gold = any(s.entities for s in sentences)
         if has_gold:
             self.check_labels(sentences)
         meta = {"path": self.path, "loss": self.loss, "uncertainty_methods": self.uncertainty_methods(mc_samples)}
-        scores = self.score(sentences, mc_samples, batch_size)
-        return [decode(s, sc, self.labels, meta, has_gold) for s, sc in zip(sentences, scores)]
+        for i in range(0, len(sentences), chunk):
+            part = sentences[i : i + chunk]
+            scores = self.score(part, mc_samples, batch_size)
+            yield from (decode(s, sc, self.labels, meta, has_gold) for s, sc in zip(part, scores))
+            if progress is not None:
+                progress(len(part))
 
     def predict(self, texts: list[str] | str, mc_samples: int = 0, batch_size: int = 64) -> list[Sentence]:
         """Predict raw texts. Each text is split into sentences; every sentence's ``text`` is its own
         slice of the input and ``token_offsets`` index that slice (``meta["char_offset"]`` is where
         the slice starts in the input, ``meta["doc"]`` the input's index). Empty texts give nothing.
         """
-        if isinstance(texts, str):
-            texts = [texts]
-        sentences = []
-        for d, text in enumerate(texts):
-            for k, toks in enumerate(split_sentences(text)):
-                base, end = toks[0][1], toks[-1][2]
-                sentences.append(Sentence(
-                    [t for t, _, _ in toks], id=f"{d}:{k}", text=text[base:end],
-                    token_offsets=[(a - base, b - base) for _, a, b in toks], meta={"doc": d, "char_offset": base},
-                ))
-        return self.predict_sentences(sentences, mc_samples, batch_size, has_gold=False)
+        return self.predict_sentences(text_sentences(texts), mc_samples, batch_size, has_gold=False)
+
+
+def text_sentences(texts: list[str] | str) -> list[Sentence]:
+    """Raw texts → tokenized sentences that keep their character offsets (see :meth:`LocalModel.predict`)."""
+    if isinstance(texts, str):
+        texts = [texts]
+    sentences = []
+    for d, text in enumerate(texts):
+        for k, toks in enumerate(split_sentences(text)):
+            base, end = toks[0][1], toks[-1][2]
+            sentences.append(Sentence(
+                [t for t, _, _ in toks], id=f"{d}:{k}", text=text[base:end],
+                token_offsets=[(a - base, b - base) for _, a, b in toks], meta={"doc": d, "char_offset": base},
+            ))
+    return sentences
 
 
 def load(path: str | Path, device: str = "cpu", bf16: bool = False) -> LocalModel:

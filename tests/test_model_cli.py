@@ -49,6 +49,18 @@ def test_infer_stdin_and_input_file(ckpt, tmp_path):
     assert res.exit_code == 0 and len((tmp_path / "o.jsonl").read_text().splitlines()) == 2
 
 
+def test_infer_dataset_streams_every_sentence_to_jsonl(ckpt, tmp_path):
+    from linkner.data.readers import read_conll
+
+    data = ckpt.parent / "train.txt"
+    n = len(read_conll(data))
+    res = runner.invoke(app, ["infer", str(ckpt), "--data", str(data), "--out", str(tmp_path / "p.jsonl")])
+    assert res.exit_code == 0, res.output
+    lines = (tmp_path / "p.jsonl").read_text().splitlines()
+    assert len(lines) == n and f"{n} sentences" in res.output
+    assert [json.loads(x)["id"] for x in lines] == [s.id for s in read_conll(data)]  # input order kept
+
+
 def test_infer_dataset_with_metrics(ckpt, tmp_path):
     data = ckpt.parent / "train.txt"
     res = runner.invoke(app, ["infer", str(ckpt), "--data", str(data), "--metrics", str(tmp_path / "m.json"),

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from linkner.data.types import Entity, Sentence
 from linkner.encoders import load_tokenizer, minilm_path
-from linkner.models.features import Encoded, Featurizer, case_class, collate, inference_batches
+from linkner.models.features import Encoded, Featurizer, case_class, collate, inference_batches, span_layout
 from linkner.spans import enumerate_spans
 from linkner.train import bucket_batches
 
@@ -58,6 +58,31 @@ def test_windows_cover_every_span(tok, n, window, L, seed):
         ids = enc.windows[w]
         # the span's subwords in its window are exactly the pieces of words s..e-1
         assert ids[a : b + 1] == [t for p in pieces[s:e] for t in p]
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 700), L=st.integers(1, 6))
+def test_span_layout_is_the_enumeration_with_word_slots(n, L):
+    spans, slots = span_layout(n, L)  # n > 512 takes the uncached path
+    assert [tuple(x) for x in spans.tolist()] == enumerate_spans(n, L)
+    for (s, e), row in zip(spans.tolist()[:50] + spans.tolist()[-50:], np.concatenate([slots[:50], slots[-50:]]).tolist()):
+        assert row == [s + k if s + k < e else n for k in range(L)]
+    assert not spans.flags.writeable and not slots.flags.writeable  # shared between sentences of one length
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 60), L=st.integers(1, 5), seed=st.integers(0, 1000))
+def test_single_window_features_match_their_definition(tok, n, L, seed):
+    rng = np.random.default_rng(seed)
+    vocab = ["the", "internationalisation", "EU", "Paris", "1996", "x1", "!", "\u200b"]
+    words = [vocab[i] for i in rng.integers(0, len(vocab), n)]
+    f = Featurizer(tok, LABELS, L, 512)
+    enc = f.encode([Sentence(words)])[0]
+    pieces = f._pieces([words])[0]
+    assert len(enc.windows) == 1 and enc.windows[0] == [tok.cls_token_id, *(t for p in pieces for t in p), tok.sep_token_id]
+    for (s, e), a, b, morph in zip(enc.spans.tolist(), enc.a, enc.b, enc.morph.tolist()):
+        assert enc.windows[0][a : b + 1] == [t for p in pieces[s:e] for t in p]
+        assert morph == [case_class(words[s + k]) if s + k < e else 0 for k in range(L)]
 
 
 def test_collate_flattens_indices(tok):

@@ -273,3 +273,22 @@ def test_factorised_span_head_equals_the_concatenation(trained):
     g_fast = torch.autograd.grad(model.head(flat, batch).square().sum(), flat)[0]
     g_ref = torch.autograd.grad(model.head.forward_concat(flat, batch).square().sum(), flat)[0]
     torch.testing.assert_close(g_fast, g_ref, atol=1e-4, rtol=1e-4)
+    params = [p for p in model.head.parameters() if p.requires_grad]
+    gp_fast = torch.autograd.grad(model.head(flat, batch).square().sum(), params)
+    gp_ref = torch.autograd.grad(model.head.forward_concat(flat, batch).square().sum(), params)
+    for a, b in zip(gp_fast, gp_ref):
+        torch.testing.assert_close(a, b, atol=1e-4, rtol=1e-4)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):  # the bf16 inference path
+        fast_bf16 = model.head(flat, batch).float()
+    torch.testing.assert_close(fast_bf16, ref, atol=0.05 * float(ref.abs().max()), rtol=0.05)
+
+
+def test_chunked_prediction_is_identical_and_reports_progress(trained):
+    m = linkner.load(trained["edl"][0])
+    sents = [Sentence(t.split()) for t in ["Angela Merkel met officials in Berlin .", "EU rejects it", "Paris",
+                                           "word " * 30 + "Bonn", "Peter Blackburn visited London yesterday ."]]
+    seen = []
+    chunked = list(m.iter_predict_sentences(sents, chunk=2, progress=seen.append))
+    assert seen == [2, 2, 1]
+    _same(chunked, m.predict_sentences(sents))
+    assert [s.tokens for s in chunked] == [s.tokens for s in sents]

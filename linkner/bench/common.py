@@ -42,6 +42,7 @@ class BenchConfig:
     speed_sentences: int = 1000  # sentences per timed pass in the baselines comparison
     repeats: int = 5
     batch_size: int = 64
+    block_sentences: int = 250  # inference throughput: methods alternate block by block (drift-robust)
     threads: int | None = None  # torch threads (None: torch's default = the cores)
     # inference
     mc_samples: int = 5

@@ -6,6 +6,7 @@ predictions keep their probabilities and uncertainties.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 from linkner.data.types import Entity, Sentence
@@ -38,10 +39,14 @@ def sentence_record(s: Sentence) -> dict:
     return rec
 
 
-def write_jsonl(sentences: list[Sentence], path: str | Path) -> None:
+def write_jsonl(sentences: Iterable[Sentence], path: str | Path) -> int:
+    """Write one record per sentence as it arrives (a generator is never held whole); returns the count."""
+    n = 0
     with Path(path).open("w", encoding="utf-8") as fh:
         for s in sentences:
             fh.write(json.dumps(sentence_record(s), ensure_ascii=False) + "\n")
+            n += 1
+    return n
 
 
 def write_conll(sentences: list[Sentence], path: str | Path, scheme: str = "IOB2") -> None:

@@ -18,6 +18,7 @@ index the flattened ``[windows × time]`` hidden states.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,6 @@ import numpy as np
 
 from linkner.data.types import Sentence
 from linkner.errors import DataError
-from linkner.spans import enumerate_spans
 
 
 def case_class(word: str) -> int:
@@ -39,6 +39,9 @@ def case_class(word: str) -> int:
     if word.isdigit():
         return 4
     return 5
+
+
+_case_class_cached = functools.lru_cache(maxsize=1 << 16)(case_class)  # words repeat: most calls are hits
 
 
 @dataclass
@@ -146,40 +149,38 @@ class Featurizer:
             raise DataError(f"sentence {sent.id or '?'} has no tokens")
         counts = [len(p) for p in pieces]
         windows = self._windows(counts)
-        ids_per_window, first_pos, last_pos = [], [], []  # positions per window, per word
-        for ws, we in windows:
-            ids, fp, lp = [self.cls], {}, {}
-            for w in range(ws, we):
-                fp[w] = len(ids)
-                ids.extend(pieces[w])
-                lp[w] = len(ids) - 1
-            ids.append(self.sep)
-            ids_per_window.append(ids)
-            first_pos.append(fp)
-            last_pos.append(lp)
-        spans = enumerate_spans(n, L)
-        m = len(spans)
-        span_arr = np.asarray(spans, dtype=np.int64).reshape(m, 2)
+        span_arr, morph_index = span_layout(n, L)
+        m = len(span_arr)
         win = np.zeros(m, dtype=np.int64)
-        if len(windows) == 1:  # the common case, vectorised: every span in window 0 (dicts hold words 0..n-1 in order)
-            fp = np.fromiter(first_pos[0].values(), dtype=np.int64, count=n)
-            lp = np.fromiter(last_pos[0].values(), dtype=np.int64, count=n)
-            a, b = fp[span_arr[:, 0]], lp[span_arr[:, 1] - 1]
+        if len(windows) == 1:  # the common case, vectorised: window 0 holds every word, after the CLS token
+            ids_per_window = [[self.cls, *(t for p in pieces for t in p), self.sep]]
+            last = np.cumsum(counts)  # position of each word's last subword (CLS is at 0)
+            first = last - np.asarray(counts) + 1
+            a, b = first[span_arr[:, 0]], last[span_arr[:, 1] - 1]
         else:
+            ids_per_window, first_pos, last_pos = [], [], []  # positions per window, per word
+            for ws, we in windows:
+                ids, fp, lp = [self.cls], {}, {}
+                for w in range(ws, we):
+                    fp[w] = len(ids)
+                    ids.extend(pieces[w])
+                    lp[w] = len(ids) - 1
+                ids.append(self.sep)
+                ids_per_window.append(ids)
+                first_pos.append(fp)
+                last_pos.append(lp)
             a = np.zeros(m, dtype=np.int64)
             b = np.zeros(m, dtype=np.int64)
-            for j, (s, e) in enumerate(spans):
+            for j, (s, e) in enumerate(span_arr.tolist()):
                 w = self._best_window(s, e, windows, n)
                 win[j], a[j], b[j] = w, first_pos[w][s], last_pos[w][e - 1]
         nwords = span_arr[:, 1] - span_arr[:, 0]
-        cases = np.asarray([case_class(t) for t in sent.tokens], dtype=np.int64)
-        morph = np.zeros((m, L), dtype=np.int64)
-        for k in range(L):
-            ok = nwords > k
-            morph[ok, k] = cases[span_arr[ok, 0] + k]
+        # case classes of the span's words, 0 past its end: index n of the padded array is that 0
+        cases = np.asarray([*map(_case_class_cached, sent.tokens), 0], dtype=np.int64)
+        morph = cases[morph_index]
         label = np.zeros(m, dtype=np.int64)
         if with_labels and sent.entities:
-            index = {sp: j for j, sp in enumerate(spans)}
+            index = {(s, e): j for j, (s, e) in enumerate(span_arr.tolist())}
             for ent in sent.entities:
                 j = index.get((ent.start, ent.end))
                 if j is None:
@@ -193,6 +194,37 @@ class Featurizer:
             width=np.minimum(b - a, L - 1), nwords=nwords, morph=morph, label=label, weight=weight,
             n_subwords=sum(len(w) for w in ids_per_window),
         )
+
+
+_LAYOUT_CACHE_MAX_WORDS = 512  # sentences up to this length share their (read-only) layout arrays
+
+
+def span_layout(n: int, L: int) -> tuple[np.ndarray, np.ndarray]:
+    """The enumerated spans of an n-word sentence and, per span, the word index of each of its L
+    word slots (``n`` past the span's end), both read-only.
+
+    Same order as :func:`linkner.spans.enumerate_spans` (start, then end). They depend on ``n`` and
+    ``L`` only, so sentences of one length share them: building them per sentence was a third of
+    featurisation time.
+    """
+    if n <= _LAYOUT_CACHE_MAX_WORDS:
+        return _cached_layout(n, L)
+    return _layout(n, L)
+
+
+def _layout(n: int, L: int) -> tuple[np.ndarray, np.ndarray]:
+    starts = np.repeat(np.arange(n), L)
+    ends = starts + np.tile(np.arange(1, L + 1), n)
+    keep = ends <= n
+    spans = np.stack([starts[keep], ends[keep]], axis=1)
+    slots = spans[:, :1] + np.arange(L)[None, :]
+    slots[slots >= spans[:, 1:2]] = n
+    spans.setflags(write=False)
+    slots.setflags(write=False)
+    return spans, slots
+
+
+_cached_layout = functools.lru_cache(maxsize=_LAYOUT_CACHE_MAX_WORDS * 2)(_layout)
 
 
 def inference_batches(items: list[Encoded], batch_size: int, max_tokens: int | None = None) -> list[list[int]]:
