@@ -19,9 +19,9 @@ extra passes (the original ran every evaluation with dropout on by accident, §1
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -234,24 +234,27 @@ class LocalModel:
         A sentence's prediction does not depend on what else is in its batch (padding is masked),
         so chunking changes nothing but memory: every chunk is still length-sorted into batches.
         """
+        # checked here, not lazily in the generator: bad input fails before a caller opens its output
         if mc_samples < 0:
             raise DataError("mc_samples must be 0 (off) or a positive number of passes")
         if chunk < 1:
             raise DataError("chunk must be at least 1 sentence")
         sentences = list(sentences)
-        if not sentences:
-            return
         if has_gold is None:
             has_gold = any(s.entities for s in sentences)
         if has_gold:
             self.check_labels(sentences)
         meta = {"path": self.path, "loss": self.loss, "uncertainty_methods": self.uncertainty_methods(mc_samples)}
-        for i in range(0, len(sentences), chunk):
-            part = sentences[i : i + chunk]
-            scores = self.score(part, mc_samples, batch_size)
-            yield from (decode(s, sc, self.labels, meta, has_gold) for s, sc in zip(part, scores))
-            if progress is not None:
-                progress(len(part))
+
+        def chunks() -> Iterator[Sentence]:
+            for i in range(0, len(sentences), chunk):
+                part = sentences[i : i + chunk]
+                scores = self.score(part, mc_samples, batch_size)
+                yield from (decode(s, sc, self.labels, meta, has_gold) for s, sc in zip(part, scores))
+                if progress is not None:
+                    progress(len(part))
+
+        return chunks()
 
     def predict(self, texts: list[str] | str, mc_samples: int = 0, batch_size: int = 64) -> list[Sentence]:
         """Predict raw texts. Each text is split into sentences; every sentence's ``text`` is its own

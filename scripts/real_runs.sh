@@ -14,7 +14,7 @@
 #   MC=5 EPOCHS_CONLL=6 bash scripts/real_runs.sh train conll03 ener       (E-NER; SpanNER with EPOCHS_CONLL=4)
 #   MC=5 bash scripts/real_runs.sh evaluate conll03 ener|spanner
 #   MC=5 MAX_CALLS=100 bash scripts/real_runs.sh link conll03 ener          (all four sets, both protocols)
-#   linkner bench --checkpoint runs/conll03-ener-minilm --only inference,training,scaling --sentences 1000 --repeats 3 --threads 2 --out results/bench
+#   linkner bench --checkpoint runs/conll03-ener-minilm --only inference,training,scaling --sentences 1000 --repeats 5 --threads 2 --out results/bench
 #   MC=5 EPOCHS_WNUT=6 MAX_CALLS=100 bash scripts/real_runs.sh train|evaluate|link wnut17 ener
 #   MC=5 EPOCHS_WNUT=6 bash scripts/real_runs.sh train|evaluate wnut17 spanner
 #   python -m linkner.baselines.hf_tagger --out runs/hf-tagger-minilm --threads 2 && cp runs/hf-tagger-minilm/train_metrics.json results/bench/hf_tagger_train.json
@@ -24,7 +24,8 @@
 #     bash scripts/real_runs.sh link conll03 ener                        (5 % budget, 300 dev calls to tune tau)
 #   MC=5 MAX_CALLS=100 LLM_THREADS=2 bash scripts/real_runs.sh link wnut17 spanner
 #   python -c 'from dataclasses import replace; from pathlib import Path; from linkner.studies.runs import FULL, ensure_links;
-#     ensure_links(Path("results"), replace(FULL, llm_threads=2), "in_context")'   (in-context sweep, notebook 06)
+#     ensure_links(Path("results"), replace(FULL, llm_threads=2), "in_context")'   (in-context sweep, notebook 06;
+#     5 retrieved shots run at Sizes.llm_n_ctx_long = 4096, the others at 2048)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false

@@ -167,6 +167,8 @@ def test_quick_runner_writes_every_part_and_the_figure(tiny, tmp_path):
         assert not errors, errors
     inf = res["parts"]["inference"]["numbers"]
     assert inf["table"]["fp32"]["linkner_sentences_per_s"] > 0 and inf["table"]["fp32"]["linkner_over_raw"] > 0
+    # the encoder timed inside linkner's calls is part of linkner's time: the in-run ratio is a fraction
+    assert 0 < inf["table"]["fp32"]["linkner_over_raw_in_run"] < 1
     assert inf["mc_dropout"]["mc_samples"] == 2 and inf["environment"]["cpu_count"] >= 1
     base = res["parts"]["baselines"]["numbers"]["table"]
     assert {"linkner", "hf-pipeline", "hf-direct"} <= set(base) and 0 <= base["hf-pipeline"]["f1"] <= 1

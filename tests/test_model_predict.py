@@ -13,7 +13,7 @@ from linkner.data.readers import read_jsonl
 from linkner.data.types import Entity, Sentence
 from linkner.data.writers import write_jsonl
 from linkner.encoders import make_tiny_encoder
-from linkner.errors import ModelError
+from linkner.errors import DataError, ModelError
 from linkner.train import train
 
 TRAIN = """Peter B-PER
@@ -292,3 +292,5 @@ def test_chunked_prediction_is_identical_and_reports_progress(trained):
     assert seen == [2, 2, 1]
     _same(chunked, m.predict_sentences(sents))
     assert [s.tokens for s in chunked] == [s.tokens for s in sents]
+    with pytest.raises(DataError):  # at the call, before anything is iterated (or an output file opened)
+        m.iter_predict_sentences(sents, mc_samples=-1)

@@ -207,3 +207,12 @@ def test_readme_block_is_rendered_from_the_results(results):
     # the paper-protocol row shows the paper counts (local 95.00 → LinkNER 100.00) and the honest score of its output
     assert rows and "| 95.00 | 100.00 (output scored honestly: 92.00) |" in rows[0]
     assert "budget" in md and "dev calls" in md
+
+
+def test_only_five_retrieved_shots_get_the_long_context():
+    from linkner.studies.runs import FULL, LinkSpec, _n_ctx
+
+    spec = lambda k, retrieve: LinkSpec("conll03", "ener", "conll03", "honest", k, retrieve, True)  # noqa: E731
+    assert _n_ctx(spec(5, True), FULL) == FULL.llm_n_ctx_long > FULL.llm_n_ctx
+    # every other run keeps the context its cached answers were made with
+    assert {_n_ctx(spec(k, r), FULL) for k, r in [(0, False), (1, True), (3, True), (5, False)]} == {FULL.llm_n_ctx}

@@ -23,6 +23,7 @@ bf16; and the bare encoder for reference).
 
 from __future__ import annotations
 
+import functools
 import time
 
 from linkner.bench.common import BenchConfig, eval_sentences, median, peak_rss_mb, rate, ratio, rnd, timed
@@ -93,7 +94,7 @@ def _throughput(cfg: BenchConfig, bf16: bool) -> dict:
         for bi, (blk, bb) in enumerate(zip(blocks, raw_batches)):
             k0 = (r + bi) % len(names)
             for k in names[k0:] + names[:k0]:
-                tot[k] += timed(lambda: work[k](blk, bb))[1]
+                tot[k] += timed(functools.partial(work[k], blk, bb))[1]
         for k in names:
             t[k].append(tot[k])
         encoder_in_run.append(in_encoder.seconds)

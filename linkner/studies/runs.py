@@ -41,7 +41,8 @@ class Sizes:
     systems: tuple[tuple[str, str], ...] = (("conll03", "spanner"), ("conll03", "ener"), ("wnut17", "spanner"), ("wnut17", "ener"))
     llm: str = "qwen2.5-coder-1.5b"
     llm_threads: int | None = None
-    llm_n_ctx: int = 2048  # context window; 5 retrieved shots per type can need 4096
+    llm_n_ctx: int = 2048  # context window of every link run …
+    llm_n_ctx_long: int = 4096  # … except retrieved demonstrations with 5+ shots per type (prompts reach ~2,200 tokens)
     max_calls: int | None = None  # per link run (smoke: a handful of LLM calls)
     max_routed: float | None = None
     icl_max_routed: float | None = None  # in-context sweep: a fixed routed set across shots, as a fraction …
@@ -190,6 +191,13 @@ def icl_specs(sizes: Sizes, train: str = "conll03", model: str = "ener", evalset
     return out
 
 
+def _n_ctx(spec: LinkSpec, sizes: Sizes) -> int:
+    """The context window of a run. Only 5+ retrieved shots per type need the long one; every other
+    run keeps the default, because ``n_ctx`` is part of the answer-cache key and the committed
+    answers were made with it."""
+    return sizes.llm_n_ctx_long if spec.retrieve and spec.shots >= 5 else sizes.llm_n_ctx
+
+
 def link_one(root: Path, spec: LinkSpec, sizes: Sizes, say: Say = print, runs_dir: str | Path = "runs") -> Path:
     """Run one link spec unless its ``metrics.json`` exists; return the run folder."""
     from linkner.link.config import LinkConfig, LLMConfig
@@ -202,7 +210,7 @@ def link_one(root: Path, spec: LinkSpec, sizes: Sizes, say: Say = print, runs_di
     demos = _subset_file(root, spec.train, "train", sizes.demo_sentences, sizes.seed) if spec.shots else None
     common = dict(uncertainty="evidential" if spec.model == "ener" else "confidence", dataset=spec.train, protocol=spec.protocol,
                   shots=spec.shots, demos_from=demos, retrieve=spec.retrieve, seed=13, cache=str(root / "llm-answers.jsonl"),
-                  llm=LLMConfig(backend="llama-cpp", model=sizes.llm, n_threads=sizes.llm_threads, n_ctx=sizes.llm_n_ctx))
+                  llm=LLMConfig(backend="llama-cpp", model=sizes.llm, n_threads=sizes.llm_threads, n_ctx=_n_ctx(spec, sizes)))
     if spec.sweep:
         cfg = LinkConfig(threshold="0", max_routed=sizes.icl_max_routed, max_calls=sizes.icl_max_calls, **common)
     else:
