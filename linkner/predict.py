@@ -66,7 +66,8 @@ def make_featurizer(model: Any, tokenizer: Any, labels: list[str], neg_span_weig
 
 
 # Windows per encoder call and spans per head call at inference. 64 windows keep the matmuls large
-# enough to run at full speed on a CPU (16 cost ~15 % of encoder throughput here) while bounding the
+# enough to run at full speed on a CPU (16 were ~15 % slower here: `raw_chunk16` in
+# results/bench/inference.json as of commit 23ae372) while bounding the
 # activations of one very long document; the span chunk bounds the head's (spans × hidden) buffers
 # (4,096 × 1,028 floats = 17 MB each; larger chunks raised peak RSS in a one-off check here, the heap
 # fragmenting around the results kept between batches; `linkner bench` reports the peak RSS).

@@ -7,15 +7,16 @@ repeat time, interleaved on the same sentences,
   entropy + evidential uncertainty, decoding, output records);
 * ``scores``: :func:`linkner.predict.score_sentences` (everything but decoding/records);
 * ``featurize``: word → subword windows and span arrays alone;
-* ``raw``: the checkpoint's own encoder called on the *same* batches (:func:`~linkner.models.features.inference_batches`), already tokenised
-  and on tensors (no span work at all): the ceiling a span model can approach;
+* ``raw``: the checkpoint's own encoder called on the *same* batches
+  (:func:`~linkner.models.features.inference_batches`), already tokenised and on tensors (no span
+  work at all): the ceiling a span model can approach;
 
 ``linkner_over_raw`` is throughput(linkner) / throughput(raw) per repeat (median reported). The
 sentences go in blocks of ``block_sentences`` (250): every method runs on a block before the next
 block starts, so the methods alternate every fraction of a second and slow phases of the machine
 hit them alike (with whole-set passes of one method, then the other, the fp32 ratio ranged
-0.68–0.85 across the five repeats of the run committed before this change). Throughputs are therefore those of 250-sentence ``predict`` calls. One
-E-NER pass yields confidence, entropy and evidential uncertainty together: there is no separate cost
+0.68–0.85 across the five repeats of the run committed before this change). Throughputs are
+therefore those of 250-sentence ``predict`` calls. One E-NER pass yields confidence, entropy and evidential uncertainty together: there is no separate cost
 for evidential. Case ``mc``: MC dropout (T extra passes) against the plain pass, reported separately.
 Cases ``rss-*``: peak RSS of a fresh process that loads and predicts every sentence (linkner fp32,
 bf16; and the bare encoder for reference).
@@ -47,14 +48,12 @@ def _raw_batches(lm, sentences, batch_size: int):
     return batches
 
 
-def _raw_forward(encoder, batches, bf16: bool, chunk: int | None = None) -> None:
+def _raw_forward(encoder, batches, bf16: bool) -> None:
     import torch
 
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         for ids, mask in batches:
-            step = chunk or ids.shape[0]
-            for i in range(0, ids.shape[0], step):
-                _ = encoder(input_ids=ids[i : i + step], attention_mask=mask[i : i + step]).last_hidden_state
+            _ = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
 
 
 def _throughput(cfg: BenchConfig, bf16: bool) -> dict:
@@ -81,10 +80,8 @@ def _throughput(cfg: BenchConfig, bf16: bool) -> dict:
     for blk, bb in zip(blocks, raw_batches):
         for fn in work.values():
             fn(blk, bb)
-    # This machine's speed drifts by ±15 % over seconds (neighbours on the host), so whole-set
-    # timings of one method then the other compare different machine states. The methods instead
-    # alternate block by block (a fraction of a second each), in a rotating order, and each
-    # method's time for a repeat is its sum over the blocks: drift hits every method alike.
+    # methods alternate block by block, in a rotating order; a repeat's time per method is its sum
+    # over the blocks (why: module docstring)
     names = list(work)
     t: dict[str, list[float]] = {k: [] for k in names}
     encoder_in_run: list[float] = []

@@ -39,14 +39,11 @@ def sentence_record(s: Sentence) -> dict:
     return rec
 
 
-def write_jsonl(sentences: Iterable[Sentence], path: str | Path) -> int:
-    """Write one record per sentence as it arrives (a generator is never held whole); returns the count."""
-    n = 0
+def write_jsonl(sentences: Iterable[Sentence], path: str | Path) -> None:
+    """Write one record per sentence as it arrives (a generator is never held whole)."""
     with Path(path).open("w", encoding="utf-8") as fh:
         for s in sentences:
             fh.write(json.dumps(sentence_record(s), ensure_ascii=False) + "\n")
-            n += 1
-    return n
 
 
 def write_conll(sentences: list[Sentence], path: str | Path, scheme: str = "IOB2") -> None:

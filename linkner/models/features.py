@@ -28,6 +28,7 @@ from linkner.data.types import Sentence
 from linkner.errors import DataError
 
 
+@functools.lru_cache(maxsize=1 << 16)  # words repeat: most calls are hits
 def case_class(word: str) -> int:
     """isupper=1, islower=2, istitle=3, isdigit=4, other=5 (Python predicates, in that priority)."""
     if word.isupper():
@@ -39,9 +40,6 @@ def case_class(word: str) -> int:
     if word.isdigit():
         return 4
     return 5
-
-
-_case_class_cached = functools.lru_cache(maxsize=1 << 16)(case_class)  # words repeat: most calls are hits
 
 
 @dataclass
@@ -176,7 +174,7 @@ class Featurizer:
                 win[j], a[j], b[j] = w, first_pos[w][s], last_pos[w][e - 1]
         nwords = span_arr[:, 1] - span_arr[:, 0]
         # case classes of the span's words, 0 past its end: index n of the padded array is that 0
-        cases = np.asarray([*map(_case_class_cached, sent.tokens), 0], dtype=np.int64)
+        cases = np.asarray([*map(case_class, sent.tokens), 0], dtype=np.int64)
         morph = cases[morph_index]
         label = np.zeros(m, dtype=np.int64)
         if with_labels and sent.entities:

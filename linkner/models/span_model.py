@@ -27,7 +27,7 @@ class SpanHead(nn.Module):
     The first linear layer acts on a concatenation, so it splits into one block per part:
     ``W1·r = W_a·h_a + W_b·h_b + W_w·width + W_l·len + W_m·Σmorph``. :meth:`forward` uses that
     identity: it projects each distinct span-start and span-end subword state once and each embedding
-    table once, then gathers and adds per span, instead of multiplying a ``(2H + 260)``-wide vector for
+    table once, then sums the rows each span needs, instead of multiplying a ``(2H + 260)``-wide vector for
     every enumerated span (about 5 per word). Same parameters, same function (:meth:`forward_concat` is
     the literal form, kept for the equivalence test). There is no dropout before ``W1``, so the identity
     holds in training too.
@@ -68,10 +68,10 @@ class SpanHead(nn.Module):
                     + self.classifier[0].bias).reshape(-1, w_a.shape[0])
         table_m = self.morph_emb.weight @ w_m.T  # row 0: padding (skipped below)
         dtype = proj_a.dtype
-        rows = torch.cat([proj_a, proj_b.to(dtype), table_wl.to(dtype), table_m.to(dtype)])
+        rows = torch.cat([proj_a, proj_b, table_wl.to(dtype), table_m.to(dtype)])
         # W1·r for every span = the sum of 3 + L rows of that table: start row, end row, (width, words) row
         # and one case row per word slot. embedding_bag sums gathered rows in one pass, with no
-        # (spans × dim) temporaries per part (separate gathers + adds were ~60 % of the head's time)
+        # (spans × dim) temporary per part as separate gathers and adds would make
         o_b = proj_a.shape[0]
         o_wl = o_b + proj_b.shape[0]
         o_m = o_wl + table_wl.shape[0]
