@@ -1,8 +1,16 @@
-"""Shared CLI plumbing: one clear line and exit code 2 for errors a user can fix."""
+"""Shared CLI plumbing: one clear line and exit code 2 for errors a user can fix.
+
+The boundary, :func:`user_errors`, turns every *foreseeable* failure into ``error: …`` and exit 2: a
+:class:`LinkNERError` (raised by the library for bad input), an operating-system error on a named file
+(a folder where a file was expected, no permission, a full disk) and a text-decoding error. Anything
+else (``TypeError``, ``KeyError``, …) is a bug and keeps its traceback, so it gets reported and fixed
+instead of being dressed up as the user's fault.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import sys
 from collections.abc import Callable, Iterator
@@ -14,6 +22,9 @@ from linkner.errors import LinkNERError
 
 F = TypeVar("F", bound=Callable)
 EXIT_USER_ERROR = 2
+RESUMABLE = "interrupted; finished work is kept (re-run to resume)"
+# OS errors that describe the machine, not a bug, even when they name no file.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EMFILE}
 
 
 def fail(message: str) -> typer.Exit:
@@ -22,8 +33,25 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(EXIT_USER_ERROR)
 
 
-def user_errors(fn: F) -> F:
-    """Turn :class:`LinkNERError` (and a Ctrl-C) into a one-line message instead of a traceback."""
+def os_error_message(exc: OSError) -> str | None:
+    """One line for an OS error the user can act on, or ``None`` if it does not look like one."""
+    what = exc.strerror or type(exc).__name__
+    if exc.filename is not None:
+        target = f" → {exc.filename2}" if exc.filename2 is not None else ""
+        return f"{exc.filename}{target}: {what}"
+    if exc.errno in _ENVIRONMENT_ERRNOS:
+        return what
+    return None
+
+
+def user_errors(fn: F | None = None, *, interrupted: str = RESUMABLE) -> F:
+    """Turn foreseeable errors (see the module docstring) and a Ctrl-C into one line instead of a traceback.
+
+    Use as ``@user_errors``, or ``@user_errors(interrupted="…")`` where a command's Ctrl-C message must
+    say something else (``infer`` keeps nothing of an interrupted file, so it must not promise a resume).
+    """
+    if fn is None:
+        return functools.partial(user_errors, interrupted=interrupted)  # type: ignore[return-value]
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -31,8 +59,15 @@ def user_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except LinkNERError as exc:
             raise fail(str(exc)) from None
+        except UnicodeDecodeError as exc:
+            raise fail(f"input is not valid UTF-8 text (byte {exc.start}: {exc.reason}); convert it to UTF-8") from None
+        except OSError as exc:
+            message = os_error_message(exc)
+            if message is None:
+                raise
+            raise fail(message) from None
         except KeyboardInterrupt:
-            typer.secho("interrupted; finished work is kept (re-run to resume)", err=True)
+            typer.secho(interrupted, err=True)
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]

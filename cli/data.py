@@ -1,4 +1,4 @@
-"""``linkner data``: list the named datasets, show statistics, convert between formats."""
+"""``linkner data``: list the named datasets, show statistics, convert between formats, fetch CoNLL-2003."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from rich.table import Table
 
 from linkner_cli.common import user_errors
 
-data_app = typer.Typer(help="List, inspect and convert datasets.", no_args_is_help=True)
+data_app = typer.Typer(help="List, inspect, convert and fetch datasets.", no_args_is_help=True)
 console = Console()
 
 
@@ -20,20 +20,15 @@ console = Console()
 @user_errors
 def list_datasets() -> None:
     """The named datasets, their label schemas, and whether their files are found here."""
-    from linkner.data.registry import DATASETS, locate
-    from linkner.errors import DataError
+    from linkner.data.registry import DATASETS, data_roots, find
 
     table = Table("name", "labels", "splits found", "description")
     for name, spec in DATASETS.items():
-        found = []
-        for split in spec.splits:
-            try:
-                locate(name, split)
-                found.append(split)
-            except DataError:
-                pass
-        table.add_row(name, ", ".join(spec.labels), ", ".join(found) or "[red]none (set LINKNER_DATA_DIR)[/red]", spec.description)
+        found = [split for split in spec.splits if find(name, split) is not None]
+        hint = f"`linkner data fetch {name}`" if spec.hub else "set LINKNER_DATA_DIR"
+        table.add_row(name, ", ".join(spec.labels), ", ".join(found) or f"[red]none ({hint})[/red]", spec.description)
     console.print(table)
+    console.print("searched, in order: " + escape(", ".join(str(r) for r in data_roots())))
 
 
 @data_app.command("stats")
@@ -83,6 +78,24 @@ def convert(
     sentences = load(source, split, fmt)
     write(sentences, out, to)
     console.print(f"wrote {len(sentences):,} sentences to {out} ({to})")
+
+
+@data_app.command("fetch")
+@user_errors
+def fetch(
+    name: str = typer.Argument(..., help="Dataset to fetch: conll03 (the only one on the Hugging Face hub)."),
+    source: Path = typer.Option(None, "--from", help="Convert this local copy in the hub's format instead of "
+                                "downloading (a save_to_disk folder or a folder of Parquet files)."),
+    out: Path = typer.Option(None, "--out", help="Write under this folder instead of the data cache "
+                             "($LINKNER_DATA_CACHE, else $XDG_CACHE_HOME/linkner/data, else ~/.cache/linkner/data)."),
+    force: bool = typer.Option(False, "--force", help="Fetch again even if the dataset is already found."),
+) -> None:
+    """Download CoNLL-2003 with the `datasets` library and write it as the CoNLL files the registry reads."""
+    from linkner.data.fetch import fetch as fetch_dataset
+
+    paths = fetch_dataset(name, source, out, force, say=lambda m: console.print(escape(m)))
+    for split, path in paths.items():
+        console.print(escape(f"{name} [{split}]: {path}"))
 
 
 def register(app: typer.Typer) -> None:

@@ -12,10 +12,11 @@ from linkner_cli.common import user_errors
 @user_errors
 def demo(
     out: Path = typer.Option(Path("results/demo"), help="Output folder (model, predictions, linked entities, figure)."),
-    train_sentences: int = typer.Option(3000, help="CoNLL-2003 training sentences (seeded subset)."),
-    dev_sentences: int = typer.Option(400, help="Dev sentences for early stopping and tuning τ (seeded subset)."),
-    test_sentences: int = typer.Option(800, help="Test sentences to link (seeded subset)."),
-    epochs: int = typer.Option(2, help="Training epochs."),
+    data: str = typer.Option("wnut17", help="Named dataset (see `linkner data list`); WNUT-17 ships with the repo, CoNLL-2003 needs `linkner data fetch conll03`."),
+    train_sentences: int | None = typer.Option(None, help="Training sentences (seeded subset; default: the whole split)."),
+    dev_sentences: int | None = typer.Option(500, help="Dev sentences for early stopping and tuning τ (seeded subset)."),
+    test_sentences: int | None = typer.Option(None, help="Test sentences to link (seeded subset; default: the whole split)."),
+    epochs: int = typer.Option(4, help="Training epochs."),
     llm_model: str = typer.Option("qwen2.5-coder-0.5b", help="In-process LLM preset or GGUF path."),
     max_routed: float = typer.Option(0.1, help="At most this fraction of entities goes to the LLM."),
 ) -> None:
@@ -26,19 +27,30 @@ def demo(
     from linkner.demo import DemoConfig, run_demo
 
     console = Console()
-    cfg = DemoConfig(out=str(out), train_sentences=train_sentences, dev_sentences=dev_sentences,
+    cfg = DemoConfig(data=data, out=str(out), train_sentences=train_sentences, dev_sentences=dev_sentences,
                      test_sentences=test_sentences, epochs=epochs,
                      llm_model=llm_model, max_routed=max_routed)
     s = run_demo(cfg, say=console.print)
-    table = Table("", "value", title="LinkNER demo (CoNLL-2003 test subset, honest protocol)")
+    table = Table("", "value", title=f"LinkNER demo ({data} test, honest protocol)")
     table.add_row("local E-NER F1", f"{100 * s['local_f1']:.2f}")
-    table.add_row("LinkNER F1", f"{100 * s['linkner_f1']:.2f} ({100 * s['delta_f1']:+.2f})")
-    table.add_row("routed", f"{s['routed']}/{s['entities']} entities ({100 * s['routed_fraction']:.1f} %), τ = {s['tau']:.3f}")
+    table.add_row("LinkNER F1", f"{100 * s['linkner_f1']:.2f}")
+    table.add_row("Δ F1", delta_text(s["delta_f1"], s.get("delta_f1_ci95")))
+    table.add_row("routed", f"{s['routed']}/{s['entities']} entities ({100 * s['routed_fraction']:.1f} %), τ = "
+                  + ("+∞ (no dev cut was supported by the bootstrap)" if s["tau"] is None else f"{s['tau']:.3f}"))
     spr = s["seconds_per_routed_entity"]
     table.add_row("LLM cost", f"{spr:.2f} s per routed entity" if spr else "no LLM call")
     table.add_row("time", ", ".join(f"{k} {v:.0f} s" for k, v in s["timings"].items()))
     table.add_row("figure", s["figure"][0])
     console.print(table)
+
+
+def delta_text(delta: float, ci: list[float] | None) -> str:
+    """ΔF1 in points with its paired-bootstrap 95 % CI and what the CI allows one to say."""
+    if not ci:
+        return f"{100 * delta:+.2f}"
+    lo, hi = ci
+    verdict = "a gain" if lo > 0 else "a loss" if hi < 0 else "no difference the CI can tell from zero"
+    return f"{100 * delta:+.2f} (95 % CI {100 * lo:+.2f} to {100 * hi:+.2f}: {verdict})"
 
 
 def register(app: typer.Typer) -> None:

@@ -27,16 +27,24 @@ def evaluate(
     from linkner.data.readers import read
     from linkner.data.registry import load
     from linkner.metrics import evaluate as score
+    from linkner.outputs import atomic_output, check_output_file
+    from linkner.preflight import check_eval_labels
 
+    if json_out:
+        check_output_file(json_out, "--json")
     gold_sents = load(gold, split, gold_format)
     pred_sents = read(pred, pred_format)
-    scores = score(gold_sents, pred_sents)
+    gold_source = f"{gold}/{split}" if not Path(gold).exists() else str(gold)
+    scores = score(gold_sents, pred_sents, gold_source, str(pred))
+    check_eval_labels(gold, gold_sents, pred_sents, f"predictions {pred}")
     table = Table("type", "precision", "recall", "F1", "gold", "pred", title=f"{pred} vs {gold}")
     for name, prf in [*scores.per_type.items(), ("micro", scores.micro)]:
         table.add_row(name, f"{100 * prf.precision:.2f}", f"{100 * prf.recall:.2f}", f"{100 * prf.f1:.2f}", str(prf.n_gold), str(prf.n_pred))
     console.print(table)
     if json_out:
-        json_out.write_text(json.dumps({"gold": gold, "split": split, "pred": str(pred), **scores.as_dict()}, indent=2) + "\n")
+        with atomic_output(json_out) as tmp:
+            tmp.write_text(json.dumps({"gold": gold, "split": split, "pred": str(pred), **scores.as_dict()}, indent=2) + "\n",
+                           encoding="utf-8")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,13 @@ versions and the resolved config (:func:`linkner.evaluation.evaluate_checkpoint`
 
 Predictions are streamed: ``--out`` receives each chunk of 2,048 sentences as soon as it is decoded
 (:meth:`linkner.predict.LocalModel.iter_predict_sentences`), so memory does not grow with the input,
-and a progress bar with ETA runs on stderr (``--quiet`` hides it).
+and a progress bar with ETA runs on stderr (``--quiet`` hides it). The stream goes to a temporary file
+beside ``--out`` that is renamed to ``--out`` only when complete (:func:`linkner.outputs.atomic_output`):
+an interrupted run leaves the old file, or none, never a truncated one that looks finished.
+
+Everything that can be checked without the model is checked before it is loaded: the input, the output
+paths, and the data's labels against the checkpoint's ``labels.json``. ``--input`` is read with its line
+ends as they are (CRLF included), so ``doc_char_*`` offsets index the file's real characters.
 """
 
 from __future__ import annotations
@@ -30,14 +36,21 @@ def _raw_text(text: str | None, input_file: Path | None) -> str | None:
         if not input_file.is_file():
             raise DataError(f"input file not found: {input_file}")
         try:
-            text = input_file.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise DataError(f"{input_file} is not valid UTF-8 text") from None
+            # bytes, then decode: no newline translation, so offsets count a CRLF as the two characters it is
+            text = input_file.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{input_file} is not valid UTF-8 text (byte {exc.start})") from None
+        except OSError as exc:
+            raise DataError(f"cannot read {input_file}: {exc.strerror or exc}") from None
         if not text.strip():
             raise DataError(f"input file {input_file} is empty")
         return text
     if text == "-":
-        text = sys.stdin.read()
+        buffer = getattr(sys.stdin, "buffer", None)
+        try:
+            text = buffer.read().decode("utf-8") if buffer is not None else sys.stdin.read()
+        except UnicodeDecodeError as exc:
+            raise DataError(f"standard input is not valid UTF-8 text (byte {exc.start})") from None
         if not text.strip():
             raise DataError("standard input is empty")
     elif text is not None and not text.strip():
@@ -63,7 +76,7 @@ def _table(sentences) -> None:
 
 def register(app: typer.Typer) -> None:
     @app.command("infer")
-    @user_errors
+    @user_errors(interrupted="interrupted; --out was left as it was (nothing partial is kept); re-run to tag again")
     def infer_cmd(
         checkpoint: Path = typer.Argument(..., help="Checkpoint folder written by 'linkner train'."),
         text: str = typer.Argument(None, help="Raw text to tag; '-' reads standard input."),
@@ -72,6 +85,7 @@ def register(app: typer.Typer) -> None:
         input_file: Path = typer.Option(None, "--input", help="Raw UTF-8 text file to tag."),
         out: Path = typer.Option(None, "--out", help="Write predictions as JSONL here."),
         mc_samples: int = typer.Option(0, "--mc-samples", help="MC-dropout passes (0 = off)."),
+        mc_seed: int = typer.Option(0, "--mc-seed", help="Seed of the MC-dropout masks (recorded; same seed, same values)."),
         batch_size: int = typer.Option(64, "--batch-size", help="Sentences per inference batch."),
         metrics: Path = typer.Option(None, "--metrics", help="Write an evaluation JSON (labelled --data only)."),
         fit_temperature: str = typer.Option(None, "--fit-temperature",
@@ -95,24 +109,33 @@ def register(app: typer.Typer) -> None:
         if mc_samples < 0 or batch_size < 1:
             raise DataError("--mc-samples must be ≥ 0 and --batch-size ≥ 1")
         from linkner.data.writers import write_jsonl
+        from linkner.models.checkpoint import checkpoint_labels
+        from linkner.outputs import atomic_output, check_output_file
         from linkner.predict import load, text_sentences
+        from linkner.preflight import check_labels_within
 
+        # checked before the model is loaded: a bad path or label must not cost a model load and a full run
+        for path, flag in ((out, "--out"), (metrics, "--metrics")):
+            if path is not None:
+                check_output_file(path, flag)
+        labels = checkpoint_labels(checkpoint)[1:]
+        if data is not None:
+            from linkner.data.types import labels_of
+            from linkner.evaluation import load_eval_data
+
+            sentences, source = load_eval_data(data, split), f"{data}/{split}"
+            check_labels_within(labels_of(sentences), labels, source, f"checkpoint {checkpoint}",
+                                "tag data of the schema the model was trained on")
+        else:
+            sentences, source = text_sentences(raw), "text"
+            if not sentences:
+                raise DataError("the input holds no tokens")
         model = load(checkpoint, device=device)
         if fit_temperature:
             from linkner.evaluation import fit_checkpoint_temperature
 
             t = fit_checkpoint_temperature(model, data or model.run.train.data, fit_temperature)
             err.print(f"fitted temperature {t:.3f} on {fit_temperature}; stored in {checkpoint}/calibration.json")
-        if data is not None:
-            from linkner.evaluation import load_eval_data
-
-            sentences, source = load_eval_data(data, split), f"{data}/{split}"
-        else:
-            sentences, source = text_sentences(raw), "text"
-            if not sentences:
-                raise DataError("the input holds no tokens")
-        if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
         keep_for_table = data is None and not quiet
         tally = {"sentences": 0, "entities": 0}
         kept = []
@@ -130,18 +153,19 @@ def register(app: typer.Typer) -> None:
                 from linkner.evaluation import evaluate_checkpoint
 
                 result, preds = evaluate_checkpoint(model, data, split, metrics, mc_samples=mc_samples,
-                                                    batch_size=batch_size, progress=advance)
+                                                    batch_size=batch_size, progress=advance, mc_seed=mc_seed)
                 m = result["entity"]["micro"]
                 err.print(f"{source}: P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f}; metrics → {metrics}")
                 stream = counted(preds)
             else:
-                # streamed: each chunk's predictions reach --out as soon as they are done, so memory stays
-                # flat on inputs of any size and an interrupted run keeps what it wrote
+                # streamed: each chunk's predictions reach the temporary file as soon as they are done, so
+                # memory stays flat on inputs of any size
                 stream = counted(model.iter_predict_sentences(
                     sentences, mc_samples=mc_samples, batch_size=batch_size,
-                    has_gold=None if data is not None else False, progress=advance))
+                    has_gold=None if data is not None else False, progress=advance, mc_seed=mc_seed))
             if out is not None:
-                write_jsonl(stream, out)
+                with atomic_output(out) as tmp:
+                    write_jsonl(stream, tmp)
             else:
                 for _ in stream:
                     pass

@@ -26,14 +26,25 @@ def link(
     uncertainty: str = typer.Option("confidence", help="confidence | entropy | mc_dropout | evidential."),
     dataset: str = typer.Option(None, help="Dataset whose type definitions to use (conll03, wnut16, wnut17, twitterner); "
                                 "default: from the predictions' labels."),
+    types: Path = typer.Option(None, "--types", help="Your own type definitions (TOML/YAML/JSON: [types.LABEL] with a "
+                               "description, optional examples and counter_examples); overrides --dataset."),
+    types_partial: bool = typer.Option(False, "--types-partial", help="With --types: labels without a definition are "
+                                       "described by their name alone instead of being an error."),
     shots: int = typer.Option(0, help="Demonstrations per type (plus as many 'not an entity' ones)."),
     demos_from: str = typer.Option(None, help="File (or dataset name: its train split) with gold entities for demonstrations."),
     retrieve: bool = typer.Option(False, "--retrieve", help="Pick demonstrations per query by TF-IDF similarity."),
     max_routed: float = typer.Option(None, help="Route at most this fraction of the entities (most uncertain first)."),
     max_calls: int = typer.Option(None, help="Route at most this many entities."),
-    tune_max_calls: int = typer.Option(None, help="With --threshold auto: ask the LLM about at most this many dev "
-                                       "entities (default: the same fraction as the test budget)."),
+    tune_max_calls: int = typer.Option(200, help="With --threshold auto: ask the LLM about at most this many dev "
+                                       "entities (its own budget, independent of the test budget)."),
+    tune_sample: str = typer.Option("uncertain", help="With --threshold auto: uncertain (the most uncertain entities "
+                                    "of the dev file) | random (whole dev sentences in a seeded random order)."),
     protocol: str = typer.Option("honest", help="honest | paper (the original evaluation, for comparison only)."),
+    decision: str = typer.Option("fuse", help="fuse (multiple choice; the LLM's option probabilities pooled with the "
+                                 "local ones, weight fitted on dev) | replace (the LLM's answer replaces the local label)."),
+    options_k: int = typer.Option(None, "--options-k", help="fuse: offer the local top-k labels plus 'not an entity' "
+                                  "(default: all labels)."),
+    fusion_weight: float = typer.Option(None, help="fuse: a fixed LLM weight w in [0, 1] instead of fitting it on dev."),
     base_url: str = typer.Option(None, help="openai: server URL, e.g. http://127.0.0.1:8000/v1 (else $OPENAI_BASE_URL)."),
     api_key: str = typer.Option(None, help="openai: API key (else $OPENAI_API_KEY)."),
     host: str = typer.Option(None, help="ollama: server URL (else $OLLAMA_HOST)."),
@@ -43,7 +54,7 @@ def link(
     n_ctx: int = typer.Option(2048, help="Context size (llama-cpp; num_ctx for ollama)."),
     n_threads: int = typer.Option(None, help="llama-cpp threads (default: half the cores)."),
     structured: str = typer.Option("auto", help="auto | json_schema | json_object | off (constrained answers)."),
-    seed: int = typer.Option(13, help="Seed for demonstrations."),
+    seed: int = typer.Option(13, help="Seed for demonstrations, the dev tuning sample and the bootstraps."),
     cache: Path = typer.Option(None, help="Answer cache file (default: $LINKNER_CACHE/llm-answers.jsonl)."),
     config: Path = typer.Option(None, help="TOML/YAML/JSON LinkConfig; flags given explicitly override it."),
 ) -> None:
@@ -53,11 +64,14 @@ def link(
     from linkner.configio import from_dict, read_config_file
     from linkner.link.config import LinkConfig
     from linkner.link.pipeline import run_link
+    from linkner.preflight import check_link_inputs
 
     given = {k for k, v in ctx.params.items() if ctx.get_parameter_source(k).name != "DEFAULT"}
     values = {"threshold": threshold, "dev_predictions": str(dev_predictions) if dev_predictions else None,
               "uncertainty": uncertainty, "dataset": dataset, "shots": shots, "demos_from": demos_from, "retrieve": retrieve,
-              "max_routed": max_routed, "max_calls": max_calls, "tune_max_calls": tune_max_calls, "protocol": protocol, "seed": seed,
+              "types": str(types) if types else None, "types_partial": types_partial,
+              "max_routed": max_routed, "max_calls": max_calls, "tune_max_calls": tune_max_calls, "tune_sample": tune_sample, "protocol": protocol, "seed": seed,
+              "decision": decision, "options_k": options_k, "fusion_weight": fusion_weight,
               "cache": str(cache) if cache else None}
     llm_values = {"backend": backend, "model": model, "base_url": base_url, "api_key": api_key, "host": host,
                   "concurrency": concurrency, "timeout_s": timeout, "retries": retries, "n_ctx": n_ctx,
@@ -67,12 +81,18 @@ def link(
     for k, v in values.items():
         if k in given or k not in data:
             data[k] = v
-    llm = dict(data.get("llm") or {})
+    llm = data.get("llm") or {}
+    if not isinstance(llm, dict):
+        from linkner.errors import ConfigError
+
+        raise ConfigError(f"{config}: 'llm' must be a table of settings ([llm]), not {llm!r}")
+    llm = dict(llm)
     for k, v in llm_values.items():
         if flag.get(k, k) in given or k not in llm:
             llm[k] = v
     data["llm"] = llm
     cfg = from_dict(LinkConfig, data, str(config or "flags"))
+    check_link_inputs(predictions, cfg, out)  # --out, label schemas: before any model load or LLM call
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False) as bar:
@@ -89,10 +109,23 @@ def link(
 
 def _report(m: dict, out: Path) -> None:
     r, llm = m["routing"], m["llm"]
-    console.print(f"τ = {m['threshold']['tau']:.4g} ({m['uncertainty']}), routed {r['routed']}/{r['items']} "
+    if m.get("types"):
+        ty = m["types"]
+        generic = f"; labels by name alone: {', '.join(ty['generic'])}" if ty["generic"] else ""
+        console.print(f"type definitions: {ty['file']} ({len(ty['definitions'])} labels{generic})")
+    thr = m["threshold"]
+    why = ": no dev cut had a bootstrap lower bound of ΔF1 above 0" if thr.get("tuning") else ""
+    tau = f"+∞ (route none{why})" if thr.get("route_none") else f"{thr['tau']:.4g}"
+    if thr.get("dev_routed_fraction") is not None:
+        tau += f", {100 * thr['dev_routed_fraction']:.1f} % of dev entities above it"
+    console.print(f"τ = {tau} ({m['uncertainty']}), routed {r['routed']}/{r['items']} "
                   f"({100 * r['routed_fraction']:.1f} %), {llm['calls']} LLM calls, {llm['cache_hits']} cache hits, "
                   f"{llm['prompt_tokens'] + llm['completion_tokens']} tokens, "
                   f"{llm['seconds_per_routed_entity'] or 0:.2f} s per routed entity; decisions {r['decisions']}")
+    dec = m.get("decision") or {}
+    if dec.get("mode") == "fuse":
+        console.print(f"decision: fuse, w = {dec['w']} ({dec['w_from']}), option probabilities from "
+                      f"{dec['probability_source'] or 'no answer'}, options: top {dec['options_k'] or 'all'} + not an entity")
     if llm["errors"]:
         console.print(f"[red]{llm['errors']} request(s) failed after retries; those entities kept their local label. "
                       "Rerun the same command to retry them (answers received are cached).[/red]")
@@ -107,8 +140,16 @@ def _report(m: dict, out: Path) -> None:
                 p = s["paper"][name]
                 t.add_row(f"{name} (paper counts)", f"{100 * p['precision']:.2f}", f"{100 * p['recall']:.2f}", f"{100 * p['f1']:.2f}")
         console.print(t)
+        if s.get("delta_f1_ci95"):
+            lo, hi = s["delta_f1_ci95"]
+            console.print(f"ΔF1 {100 * s['delta_f1']:+.2f} (95 % CI {100 * lo:+.2f} to {100 * hi:+.2f}, paired bootstrap "
+                          f"over sentences); entities fixed {s['fixed']}, broken {s['broken']}")
         acc = s["llm_on_routed"]["micro"]
-        if acc["n"]:
+        if acc["n"] and "llm_alone_accuracy" in acc:
+            console.print(f"on routed entities: fused accuracy {100 * acc['llm_accuracy']:.1f} %, LLM alone "
+                          f"{100 * acc['llm_alone_accuracy']:.1f} %, local {100 * acc['local_accuracy']:.1f} %, "
+                          f"fixed {acc['fixed']}, broken {acc['broken']}")
+        elif acc["n"]:
             console.print(f"on routed entities: LLM accuracy {100 * acc['llm_accuracy']:.1f} %, local {100 * acc['local_accuracy']:.1f} %, "
                           f"fixed {acc['fixed']}, broken {acc['broken']}")
     console.print(f"wrote {out / 'linked.jsonl'} and {out / 'metrics.json'}")

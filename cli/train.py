@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from linkner_cli.common import user_errors
+from linkner_cli.common import fail, user_errors
 
 
 def _run_config(config: Path | None, resume: Path | None, model_over: dict, train_over: dict):
@@ -28,7 +28,12 @@ def _run_config(config: Path | None, resume: Path | None, model_over: dict, trai
     if config is not None:
         file = read_config_file(config)
         for key in ("model", "train"):
-            data.setdefault(key, {}).update(file.get(key, {}))
+            table = file.get(key, {})
+            if not isinstance(table, dict):
+                from linkner.errors import ConfigError
+
+                raise ConfigError(f"{config}: '{key}' must be a table of settings ([{key}]), not {table!r}")
+            data.setdefault(key, {}).update(table)
         unknown = sorted(set(file) - {"model", "train"})
         if unknown:
             from linkner.errors import ConfigError
@@ -50,14 +55,16 @@ def register(app: typer.Typer) -> None:
         encoder: str = typer.Option(None, "--encoder", help="minilm (default), mpnet, a model folder or a hub name."),
         out: str = typer.Option(None, "--out", help="Checkpoint folder to write (default runs/model)."),
         config: Path = typer.Option(None, "--config", help="TOML/YAML/JSON config with `model` and `train` tables."),
-        epochs: int = typer.Option(None, "--epochs", help="Maximum epochs (early stopping may end sooner)."),
+        epochs: int = typer.Option(None, "--epochs", help="Maximum epochs (default: planned from the data size)."),
+        min_steps: int = typer.Option(None, "--min-steps", help="Minimum optimiser steps when epochs are planned (default 600)."),
         batch_size: int = typer.Option(None, "--batch-size", help="Sentences per batch (length-bucketed)."),
         lr: float = typer.Option(None, "--lr", help="Encoder learning rate."),
         head_lr: float = typer.Option(None, "--head-lr", help="Span-head learning rate."),
         max_train_sentences: int = typer.Option(None, "--max-train-sentences", help="Train on a seeded random subset."),
         max_dev_sentences: int = typer.Option(None, "--max-dev-sentences", help="Early-stop on a seeded dev subset."),
         dev_split: str = typer.Option(None, "--dev", help="Dev split name or file."),
-        patience: int = typer.Option(None, "--patience", help="Epochs without dev-F1 gain before stopping."),
+        patience: int = typer.Option(None, "--patience", help="Dev scorings without F1 gain (once above 0) before stopping."),
+        allow_zero: bool = typer.Option(False, "--allow-zero", help="Exit 0 even if dev F1 stayed 0."),
         bf16: bool = typer.Option(None, "--bf16/--no-bf16", help="bf16 autocast (fast on AMX CPUs and GPUs)."),
         resume: Path = typer.Option(None, "--resume", help="Continue training from this checkpoint folder."),
         seed: int = typer.Option(None, "--seed", help="Random seed (default 123123)."),
@@ -72,13 +79,21 @@ def register(app: typer.Typer) -> None:
         run = _run_config(
             config, resume,
             {"loss": model, "encoder": encoder},
-            {"data": data, "out": out, "epochs": epochs, "batch_size": batch_size, "lr": lr, "head_lr": head_lr,
+            {"data": data, "out": out, "epochs": epochs, "batch_size": batch_size, "lr": lr, "head_lr": head_lr, "min_steps": min_steps,
              "max_train_sentences": max_train_sentences, "max_dev_sentences": max_dev_sentences, "dev_split": dev_split,
              "patience": patience, "bf16": bf16, "seed": seed, "threads": threads, "device": device,
              "progress": progress},
         )
+        from linkner.preflight import check_training_inputs
         from linkner.train import train
 
+        check_training_inputs(run, resume)  # --out, dev labels vs the model's schema: before any encoder load
         console.print(f"training {run.model.loss} span model on {run.train.data} with encoder {run.model.encoder} → {run.train.out}")
         metrics = train(run, resume=resume, log=console.print)
+        if metrics["zero_f1"]:
+            from linkner.train import zero_f1_advice
+
+            if not allow_zero:
+                raise fail(zero_f1_advice(metrics))
+            console.print(f"warning (--allow-zero): {zero_f1_advice(metrics)}")
         console.print(f"best dev F1 {metrics['best_dev_f1']:.4f} at epoch {metrics['best_epoch']}; checkpoint in {metrics['out']}")

@@ -42,8 +42,9 @@ def minilm_path() -> Path:
 
 
 def _cache_dir() -> Path:
-    root = os.environ.get("LINKNER_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")), "linkner")
-    return Path(root)
+    from linkner.cache import cache_root
+
+    return cache_root()
 
 
 def mpnet_path() -> Path:

@@ -90,21 +90,24 @@ def environment() -> dict:
 
 def evaluate_checkpoint(model_or_path: Any, data: str, split: str = "test", out: str | Path | None = None,
                         mc_samples: int = 0, batch_size: int = 64,
-                        progress: Callable[[int], None] | None = None) -> tuple[dict, list[Sentence]]:
+                        progress: Callable[[int], None] | None = None, mc_seed: int | None = None) -> tuple[dict, list[Sentence]]:
     """Predict ``data``/``split`` with a checkpoint, score it, and write the metrics JSON to ``out``.
 
     Returns ``(metrics, predictions)``. ``progress(n)`` is told as each chunk of n sentences is done.
+    ``mc_seed`` seeds MC dropout (default :data:`linkner.predict.MC_SEED`) and is recorded in the JSON.
     """
     from linkner.configio import to_dict
     from linkner.metrics import evaluate
-    from linkner.predict import LocalModel
+    from linkner.outputs import atomic_output
+    from linkner.predict import MC_SEED, LocalModel
 
+    mc_seed = MC_SEED if mc_seed is None else mc_seed
     model = model_or_path if isinstance(model_or_path, LocalModel) else LocalModel(model_or_path)
     gold = load_eval_data(data, split)
     model.check_labels(gold, f"{data}/{split}")
     t0 = time.perf_counter()
     preds = list(model.iter_predict_sentences(gold, mc_samples=mc_samples, batch_size=batch_size, has_gold=True,
-                                              progress=progress))
+                                              progress=progress, mc_seed=mc_seed))
     seconds = time.perf_counter() - t0
     scores = evaluate(gold, preds)
     methods = model.uncertainty_methods(mc_samples)
@@ -112,7 +115,8 @@ def evaluate_checkpoint(model_or_path: Any, data: str, split: str = "test", out:
         "checkpoint": model.path, "data": data, "split": split, "sentences": len(gold),
         "entity": scores.as_dict(),
         "uncertainty": uncertainty_report(preds, methods),
-        "uncertainty_methods": methods, "mc_samples": mc_samples, "temperature": model.temperature,
+        "uncertainty_methods": methods, "mc_samples": mc_samples,
+        "mc_seed": mc_seed if mc_samples > 0 else None, "temperature": model.temperature,
         "seconds": seconds, "sentences_per_second": len(gold) / seconds if seconds > 0 else None,
         "seed": model.run.train.seed, "config": to_dict(model.run), **environment(),
         "populations": {
@@ -122,8 +126,8 @@ def evaluate_checkpoint(model_or_path: Any, data: str, split: str = "test", out:
         },
     }
     if out is not None:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        with atomic_output(out) as tmp:
+            tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result, preds
 
 

@@ -4,12 +4,17 @@ The numbers are, by construction and by test, identical to seqeval's default (co
 mode on the same tag sequences: entities are exact (start, end, label) matches, every gold entity
 counts (none is dropped for being long or truncated), and F1 is computed from precision and recall
 exactly as seqeval does, so even the last floating-point digit agrees.
+
+:func:`paired_bootstrap` puts a 95 % interval on the difference between two systems on the same
+sentences (resampling sentences), with the counts of entities one fixed and the other broke.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+
+import numpy as np
 
 from linkner.data.types import Entity, Sentence
 from linkner.errors import DataError
@@ -61,17 +66,139 @@ def _key(e: Entity) -> tuple[int, int, str]:
     return (e.start, e.end, e.label)
 
 
-def evaluate(gold: list[Sentence], pred: list[Sentence]) -> Scores:
-    """Score predicted sentences against gold ones, aligned by position.
+def check_aligned(gold: list[Sentence], pred: list[Sentence], gold_source: str = "gold",
+                  pred_source: str = "predictions") -> None:
+    """Raise :class:`DataError` unless ``pred`` holds the same sentences as ``gold``, token for token.
 
-    The two lists must describe the same sentences: equal counts and equal token counts per
-    sentence, else :class:`DataError` (a silent misalignment would produce a meaningless score).
+    Comparing counts alone is not enough: predictions for *other* sentences of the same lengths would
+    score silently (and meaninglessly). The first difference is reported with both files, the sentence
+    (1-based, with its id and, for CoNLL gold, its line) and the token.
     """
     if len(gold) != len(pred):
-        raise DataError(f"gold has {len(gold)} sentences but predictions have {len(pred)}; they must be the same sentences")
+        raise DataError(f"{gold_source} has {len(gold)} sentences but {pred_source} has {len(pred)}; "
+                        "they must be the same sentences")
     for i, (g, p) in enumerate(zip(gold, pred)):
+        if g.tokens == p.tokens:
+            continue
+        line = g.meta.get("line")
+        at = f"sentence {i + 1} (id {g.id}{f', line {line}' if isinstance(line, int) else ''})"
         if len(g) != len(p):
-            raise DataError(
-                f"sentence {i} ({g.id}): gold has {len(g)} tokens, prediction ({p.id}) has {len(p)}; files are not aligned"
-            )
+            raise DataError(f"{pred_source} does not match {gold_source} at {at}: gold has {len(g)} tokens, the "
+                            f"prediction (id {p.id}) has {len(p)}; the files are not aligned")
+        k = next(j for j, (a, b) in enumerate(zip(g.tokens, p.tokens)) if a != b)
+        raise DataError(f"{pred_source} does not match {gold_source} at {at}: token {k + 1} is {p.tokens[k]!r} in the "
+                        f"prediction (id {p.id}) but {g.tokens[k]!r} in gold; these are predictions for other sentences")
+
+
+def evaluate(gold: list[Sentence], pred: list[Sentence], gold_source: str = "gold", pred_source: str = "predictions") -> Scores:
+    """Score predicted sentences against gold ones, aligned by position.
+
+    The two lists must describe the same sentences, token for token (:func:`check_aligned`), else
+    :class:`DataError` (a silent misalignment would produce a meaningless score).
+    """
+    check_aligned(gold, pred, gold_source, pred_source)
     return score_entity_sets([{_key(e) for e in s.entities} for s in gold], [{_key(e) for e in s.entities} for s in pred])
+
+
+# --- paired bootstrap over sentences --------------------------------------------------------------------
+
+BOOTSTRAP_RESAMPLES = 1000
+_BLOCK = 250  # resamples per vectorised block: bounds memory at ~block × sentences counts
+
+
+def sentence_counts(gold: list[set], pred: list[set]) -> np.ndarray:
+    """Per-sentence ``[true positives, predictions, gold]`` (shape ``(n, 3)``), the unit the bootstrap resamples."""
+    return np.array([[len(g & p), len(p), len(g)] for g, p in zip(gold, pred, strict=True)], dtype=np.int64).reshape(-1, 3)
+
+
+def _f1(tp: np.ndarray, n_pred: np.ndarray, n_gold: np.ndarray) -> np.ndarray:
+    """Micro F1 from summed counts, vectorised: 2·tp / (pred + gold), which is 2PR/(P+R) whenever that is defined."""
+    denom = n_pred + n_gold
+    return np.divide(2.0 * tp, denom, out=np.zeros(np.broadcast(tp, denom).shape), where=denom > 0)
+
+
+def bootstrap_deltas(a: np.ndarray, b: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> np.ndarray:
+    """ΔF1 (B − A) of every resample: ``a`` is ``(n, 3)`` counts, ``b`` is ``(n, 3)`` or ``(n, 3, k)`` for k
+    systems B compared with the same A; the result is ``(resamples,)`` or ``(resamples, k)``.
+
+    Each resample draws n sentences with replacement (``numpy.random.default_rng(seed)``); both systems
+    are scored on the same draw (paired), so what varies between them is only what differs per sentence.
+    A draw is a multiplicity vector, and a resample's summed counts are one matrix product, so all the k
+    systems share the same draws (common random numbers: comparisons between them are not blurred).
+    """
+    n = a.shape[0]
+    single = b.ndim == 2
+    bk = b[:, :, None] if single else b
+    if n == 0:
+        out = np.zeros((resamples, bk.shape[2]))
+        return out[:, 0] if single else out
+    rng = np.random.default_rng(seed)
+    flat = bk.reshape(n, -1).astype(np.float64)
+    chunks = []
+    for start in range(0, resamples, _BLOCK):
+        r = min(_BLOCK, resamples - start)
+        idx = rng.integers(0, n, size=(r, n)) + (np.arange(r) * n)[:, None]
+        w = np.bincount(idx.ravel(), minlength=r * n).reshape(r, n).astype(np.float64)
+        sa = w @ a.astype(np.float64)  # (r, 3)
+        sb = (w @ flat).reshape(r, 3, -1)  # (r, 3, k)
+        fa = _f1(sa[:, 0], sa[:, 1], sa[:, 2])[:, None]
+        chunks.append(_f1(sb[:, 0], sb[:, 1], sb[:, 2]) - fa)
+    out = np.concatenate(chunks)
+    return out[:, 0] if single else out
+
+
+def percentile_ci(deltas: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """The percentile interval of the bootstrap distribution (per column)."""
+    tail = 100 * (1 - level) / 2
+    lo, hi = np.percentile(deltas, [tail, 100 - tail], axis=0)
+    return lo, hi
+
+
+@dataclass(frozen=True)
+class PairedBootstrap:
+    """ΔF1 of system B over system A on the same sentences, its 95 % percentile interval, and what changed.
+
+    ``fixed``: gold entities B gets exactly right that A does not; ``broken``: the reverse. ``fp_removed``
+    / ``fp_added``: A's false positives that B no longer predicts / B's false positives A did not have.
+    Together: Δtp = fixed − broken and Δfp = fp_added − fp_removed, so the counts explain ΔF1 honestly.
+    """
+
+    delta_f1: float
+    delta_f1_ci95: tuple[float, float]
+    fixed: int
+    broken: int
+    fp_removed: int
+    fp_added: int
+    resamples: int
+    seed: int
+    sentences: int
+
+    def as_dict(self) -> dict:
+        return {"delta_f1": self.delta_f1, "delta_f1_ci95": list(self.delta_f1_ci95), "fixed": self.fixed,
+                "broken": self.broken, "fp_removed": self.fp_removed, "fp_added": self.fp_added,
+                "bootstrap": {"resamples": self.resamples, "seed": self.seed, "unit": "sentence", "sentences": self.sentences}}
+
+
+def paired_bootstrap(gold: list[set], pred_a: list[set], pred_b: list[set], resamples: int = BOOTSTRAP_RESAMPLES,
+                     seed: int = 0) -> PairedBootstrap:
+    """Paired bootstrap over sentences of ΔF1 = F1(B) − F1(A) against the same gold.
+
+    The point estimate is computed exactly as :func:`score_entity_sets` does (so it equals the reported
+    ΔF1 to the last digit); the interval is the 2.5th–97.5th percentile of the resampled ΔF1. Sentences,
+    not entities, are resampled because entities of one sentence are decided together (one decoding, one
+    context), so they are not independent.
+    """
+    if not len(gold) == len(pred_a) == len(pred_b):
+        raise DataError(f"paired bootstrap needs the same sentences: {len(gold)} gold, {len(pred_a)} A, {len(pred_b)} B")
+    if resamples < 1:
+        raise DataError("the bootstrap needs at least one resample")
+    ca, cb = sentence_counts(gold, pred_a), sentence_counts(gold, pred_b)
+    point = PRF.from_counts(*(int(x) for x in cb.sum(0))).f1 - PRF.from_counts(*(int(x) for x in ca.sum(0))).f1
+    lo, hi = percentile_ci(bootstrap_deltas(ca, cb, resamples, seed))
+    fixed = broken = fp_removed = fp_added = 0
+    for g, a, b in zip(gold, pred_a, pred_b):
+        fixed += len((b & g) - a)
+        broken += len((a & g) - b)
+        fp_removed += len((a - g) - b)
+        fp_added += len((b - g) - a)
+    return PairedBootstrap(point, (float(lo), float(hi)), fixed, broken, fp_removed, fp_added, resamples, seed, len(gold))

@@ -65,11 +65,12 @@ def demo_summary(numbers: dict) -> tuple[plt.Figure, dict]:
     if curve:
         ax1.plot([c["tau"] for c in curve], [100 * c["f1"] for c in curve], marker=".", label="LinkNER (dev)")
         ax1.axhline(100 * curve[0]["f1"], color="grey", ls="--", label="local only (dev)")
-        ax1.axvline(numbers["tau"], color="C3", ls=":", label=f"tuned τ = {numbers['tau']:.3f}")
+        if numbers["tau"] is not None:  # None: no dev cut was supported by the bootstrap, nothing routed (τ = +∞)
+            ax1.axvline(numbers["tau"], color="C3", ls=":", label=f"tuned τ = {numbers['tau']:.3f}")
         ax1.set_xlabel("routing threshold τ (uncertainty)")
         ax1.set_ylabel("entity F1 (%)")
         ax1.legend(fontsize=7)
-    ax1.set_title("Threshold tuned on dev")
+    ax1.set_title("Threshold tuned on dev" + (" (route none: τ = +∞)" if numbers.get("tau") is None and curve else ""))
     bars = {"local": 100 * numbers["local_f1"], "LinkNER": 100 * numbers["linkner_f1"]}
     ax2.bar(list(bars), list(bars.values()), color=["grey", "C0"])
     for i, v in enumerate(bars.values()):

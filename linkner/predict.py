@@ -13,7 +13,10 @@ Output contract (consumed by the linking step; kept stable):
 * ``meta["model"]`` = ``{path, loss, uncertainty_methods}``.
 
 Always run with ``model.eval()``; MC dropout switches only the dropout layers back on, for its T
-extra passes (the original ran every evaluation with dropout on by accident, §11.4).
+extra passes (the original ran every evaluation with dropout on by accident, §11.4). Its dropout masks
+come from a private generator seeded with ``mc_seed`` (default :data:`MC_SEED`, recorded in
+``meta["model"]``), so two identical runs write identical ``mc_dropout`` values and the global torch
+random state is left as it was.
 """
 
 from __future__ import annotations
@@ -76,6 +79,8 @@ SPAN_CHUNK = 4096
 # Sentences featurised, scored and decoded together by ``iter_predict_sentences``: enough to fill
 # length-sorted batches well, few enough that the per-span arrays of a huge input are never all held.
 PREDICT_CHUNK = 2048
+# Default seed of the MC-dropout masks: fixed, so `--mc-samples T` is reproducible run to run.
+MC_SEED = 0
 
 
 def _set_dropout(model: Any, on: bool) -> None:
@@ -90,8 +95,12 @@ def _set_dropout(model: Any, on: bool) -> None:
 
 def score_sentences(model: Any, featurizer: Any, sentences: list[Sentence], batch_size: int = 64,
                     temperature: float = 1.0, mc_samples: int = 0, bf16: bool = False,
-                    keep_logits: bool = False) -> list[SpanScores]:
-    """Span probabilities and uncertainties for every sentence (in input order), eval mode."""
+                    keep_logits: bool = False, mc_seed: int = MC_SEED) -> list[SpanScores]:
+    """Span probabilities and uncertainties for every sentence (in input order), eval mode.
+
+    MC-dropout passes draw their masks from torch's generator seeded with ``mc_seed`` inside a forked
+    random state: the same call gives the same values, and callers' random streams are untouched.
+    """
     import torch
 
     from linkner.models.features import collate, inference_batches
@@ -106,8 +115,11 @@ def score_sentences(model: Any, featurizer: Any, sentences: list[Sentence], batc
     was_training = model.training
     model.eval()
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+    fork = torch.random.fork_rng(devices=[device.index or 0] if device.type == "cuda" else [], enabled=mc_samples > 0)
     try:
-        with torch.inference_mode(), autocast:
+        with fork, torch.inference_mode(), autocast:
+            if mc_samples > 0:
+                torch.manual_seed(mc_seed)
             for idx in inference_batches(encoded, batch_size):
                 batch = move_batch(collate([encoded[j] for j in idx], pad), device)
                 logits = model(batch, window_chunk=WINDOW_CHUNK, span_chunk=SPAN_CHUNK).float()
@@ -216,21 +228,25 @@ class LocalModel:
                 f"(its labels: {', '.join(self.labels[1:])}); train on this schema or map the labels"
             )
 
-    def score(self, sentences: list[Sentence], mc_samples: int = 0, batch_size: int = 64, keep_logits: bool = False) -> list[SpanScores]:
+    def score(self, sentences: list[Sentence], mc_samples: int = 0, batch_size: int = 64, keep_logits: bool = False,
+              mc_seed: int = MC_SEED) -> list[SpanScores]:
         return score_sentences(self.model, self.featurizer, sentences, batch_size, self.temperature, mc_samples,
-                               self.bf16, keep_logits)
+                               self.bf16, keep_logits, mc_seed)
 
     def predict_sentences(self, sentences: list[Sentence], mc_samples: int = 0, batch_size: int = 64,
-                          has_gold: bool | None = None) -> list[Sentence]:
+                          has_gold: bool | None = None, mc_seed: int = MC_SEED) -> list[Sentence]:
         """Predict tokenized sentences. ``has_gold`` (default: any sentence has entities) adds gold meta."""
-        return list(self.iter_predict_sentences(sentences, mc_samples, batch_size, has_gold))
+        return list(self.iter_predict_sentences(sentences, mc_samples, batch_size, has_gold, mc_seed=mc_seed))
 
     def iter_predict_sentences(self, sentences: list[Sentence], mc_samples: int = 0, batch_size: int = 64,
                                has_gold: bool | None = None, chunk: int = PREDICT_CHUNK,
-                               progress: Callable[[int], None] | None = None) -> Iterator[Sentence]:
+                               progress: Callable[[int], None] | None = None,
+                               mc_seed: int = MC_SEED) -> Iterator[Sentence]:
         """Like :meth:`predict_sentences`, but yields predictions (in input order) ``chunk`` sentences
         at a time, so a caller that writes them out keeps memory flat on inputs of any size.
-        ``progress(n)`` is called after each chunk with the number of sentences it held.
+        ``progress(n)`` is called after each chunk with the number of sentences it held. MC dropout of
+        the chunk starting at sentence i is seeded with ``mc_seed + i``: reproducible, and no two chunks
+        share a mask stream.
 
         A sentence's prediction does not depend on what else is in its batch (padding is masked),
         so chunking changes nothing but memory: every chunk is still length-sorted into batches.
@@ -245,24 +261,28 @@ class LocalModel:
             has_gold = any(s.entities for s in sentences)
         if has_gold:
             self.check_labels(sentences)
+        if isinstance(mc_seed, bool) or not isinstance(mc_seed, int):
+            raise DataError(f"mc_seed must be an integer, not {mc_seed!r}")
         meta = {"path": self.path, "loss": self.loss, "uncertainty_methods": self.uncertainty_methods(mc_samples)}
+        if mc_samples > 0:
+            meta["mc_seed"] = mc_seed
 
         def chunks() -> Iterator[Sentence]:
             for i in range(0, len(sentences), chunk):
                 part = sentences[i : i + chunk]
-                scores = self.score(part, mc_samples, batch_size)
+                scores = self.score(part, mc_samples, batch_size, mc_seed=mc_seed + i)
                 yield from (decode(s, sc, self.labels, meta, has_gold) for s, sc in zip(part, scores))
                 if progress is not None:
                     progress(len(part))
 
         return chunks()
 
-    def predict(self, texts: list[str] | str, mc_samples: int = 0, batch_size: int = 64) -> list[Sentence]:
+    def predict(self, texts: list[str] | str, mc_samples: int = 0, batch_size: int = 64, mc_seed: int = MC_SEED) -> list[Sentence]:
         """Predict raw texts. Each text is split into sentences; every sentence's ``text`` is its own
         slice of the input and ``token_offsets`` index that slice (``meta["char_offset"]`` is where
         the slice starts in the input, ``meta["doc"]`` the input's index). Empty texts give nothing.
         """
-        return self.predict_sentences(text_sentences(texts), mc_samples, batch_size, has_gold=False)
+        return self.predict_sentences(text_sentences(texts), mc_samples, batch_size, has_gold=False, mc_seed=mc_seed)
 
 
 def text_sentences(texts: list[str] | str) -> list[Sentence]:

@@ -25,7 +25,7 @@ TOKEN_RE = re.compile(
   | {_ABBREV}(?!\w)                              # Mr., Dr., Inc. ...
   | {_WORDCHAR}+(?:['’\-&]{_WORDCHAR}+)*         # words, numbers, hyphenated and n't-style words
   | [{_CJK}][{_MARKS}]*                          # one CJK/kana/hangul character
-  | [^\w\s][{_MARKS}{_EMOJI_TAIL}]*(?:\u200d[^\w\s][{_EMOJI_TAIL}]*)*   # symbol or emoji (ZWJ sequences)
+  | [^\w\s\ufeff][{_MARKS}{_EMOJI_TAIL}]*(?:\u200d[^\w\s][{_EMOJI_TAIL}]*)*   # symbol or emoji (ZWJ sequences); never a BOM
     """,
     re.VERBOSE,
 )
@@ -41,13 +41,14 @@ def tokenize(text: str, offset: int = 0) -> list[tuple[str, int, int]]:
 def split_sentences(text: str) -> list[list[tuple[str, int, int]]]:
     """Split ``text`` into sentences of ``(token, start, end)``.
 
-    A sentence ends at a blank line, or after a run of ``.!?…`` tokens (plus closing quotes or
+    A sentence ends at a blank line (CRLF ones too: ``linkner infer --input`` keeps a file's line ends
+    so that offsets index its real characters), or after a run of ``.!?…`` tokens (plus closing quotes or
     brackets) when the next token starts with an upper-case letter, a digit, a quote or is CJK.
     Abbreviations and acronyms are single tokens, so "Mr. Smith" does not end a sentence.
     """
     sentences: list[list[tuple[str, int, int]]] = []
     pos = 0
-    for block in re.split(r"(\n[ \t]*\n)", text):
+    for block in re.split(r"(\n[ \t\r]*\n)", text):
         toks = tokenize(block, pos)
         pos += len(block)
         current: list[tuple[str, int, int]] = []

@@ -1,5 +1,8 @@
 """Training loop of the span model: length-bucketed epochs, AdamW with linear warm-up and decay,
 early stopping on dev entity F1 (after greedy decoding, in eval mode), best checkpoint, resume.
+Epochs, learning rates and dev-scoring interval adapt to the data size (:mod:`linkner.schedule`);
+patience only starts counting once dev F1 is above 0, and a run that never got there says so
+(``train_metrics.json["zero_f1"]``; ``linkner train`` then exits 2 unless ``--allow-zero``).
 
 Fixes relative to the original loop (method notes §10, §11): every epoch is one pass over the data
 (the original drew each batch from a fresh shuffled iterator, i.e. sampled with replacement); dev F1
@@ -14,7 +17,6 @@ Output folder (``TrainConfig.out``): the best checkpoint (see :mod:`linkner.mode
 from __future__ import annotations
 
 import json
-import math
 import random
 import time
 from pathlib import Path
@@ -96,7 +98,12 @@ def evaluate_model(model: Any, featurizer: Any, sentences: list[Sentence], label
 
 
 # ---------------------------------------------------------------- optimiser
-def make_optimizer(model: Any, cfg: Any) -> Any:
+def make_optimizer(model: Any, cfg: Any, lrs: tuple[float, float] | None = None) -> Any:
+    """AdamW over encoder and head groups at ``lrs = (encoder, head)`` (default: the config's rates,
+    the large-data defaults where they are unset)."""
+    from linkner.schedule import HEAD_LR, LR
+
+    lr, head_lr = lrs or (cfg.lr if cfg.lr is not None else LR, cfg.head_lr if cfg.head_lr is not None else HEAD_LR)
     groups: dict[tuple[bool, bool], list] = {}
     for name, p in model.named_parameters():
         if not p.requires_grad:
@@ -105,7 +112,7 @@ def make_optimizer(model: Any, cfg: Any) -> Any:
         no_decay = name.endswith("bias") or "LayerNorm" in name or "layer_norm" in name or p.ndim < 2 and not is_head
         groups.setdefault((is_head, no_decay), []).append(p)
     params = [
-        {"params": ps, "lr": cfg.head_lr if head else cfg.lr, "weight_decay": 0.0 if nd else cfg.weight_decay}
+        {"params": ps, "lr": head_lr if head else lr, "weight_decay": 0.0 if nd else cfg.weight_decay}
         for (head, nd), ps in sorted(groups.items())
     ]
     return adamw(params)
@@ -205,9 +212,11 @@ def train(run: RunConfig, resume: str | Path | None = None, log: Any = None) -> 
     say(f"{len(train_sents)} train / {len(dev_sents)} dev sentences, {sum(len(e.spans) for e in encoded)} train spans, "
         f"labels {labels[1:]}, featurised in {time.perf_counter() - t0:.1f}s")
     lengths = [e.n_subwords for e in encoded]
-    steps_per_epoch = math.ceil(len(encoded) / cfg.batch_size)
-    optimizer = make_optimizer(model, cfg)
-    scheduler = make_scheduler(optimizer, steps_per_epoch * cfg.epochs, cfg.warmup)
+    plan = schedule_for(cfg, len(encoded))
+    say(f"schedule: {plan.epochs} epochs × {plan.steps_per_epoch} steps ({plan.reasons['epochs']}), warm-up "
+        f"{plan.warmup_steps} steps, lr {plan.lr:g} / head {plan.head_lr:g} ({plan.reasons['lr']}), dev every {plan.eval_every} epoch(s)")
+    optimizer = make_optimizer(model, cfg, (plan.lr, plan.head_lr))
+    scheduler = make_scheduler(optimizer, plan.total_steps, cfg.warmup)
 
     state = {"epoch": 0, "best_f1": -1.0, "best_epoch": -1, "bad_epochs": 0, "history": []}
     last_state = resume_dir / "last" / "trainer_state.pt" if resume_dir else None
@@ -232,14 +241,14 @@ def train(run: RunConfig, resume: str | Path | None = None, log: Any = None) -> 
     progress = _progress(cfg.progress)
     stopped = False
     with progress:
-        for epoch in range(state["epoch"], cfg.epochs):
+        for epoch in range(state["epoch"], plan.epochs):
             if state["bad_epochs"] >= cfg.patience:
                 stopped = True
                 break
             t_epoch = time.perf_counter()
             model.train()
             batches = bucket_batches(lengths, cfg.batch_size, np.random.default_rng(cfg.seed + epoch), cfg.bucket_factor)
-            task = progress.add_task(f"epoch {epoch + 1}/{cfg.epochs}", total=len(batches), loss=float("nan"))
+            task = progress.add_task(f"epoch {epoch + 1}/{plan.epochs}", total=len(batches), loss=float("nan"))
             total, n_seen = 0.0, 0
             for bidx in batches:
                 batch = move_batch(collate([encoded[i] for i in bidx], pad), device)
@@ -263,15 +272,18 @@ def train(run: RunConfig, resume: str | Path | None = None, log: Any = None) -> 
                 n_seen += len(bidx)
                 progress.update(task, advance=1, loss=total / n_seen)
             train_seconds = time.perf_counter() - t_epoch
-            dev = evaluate_model(model, feat, dev_sents, labels, cfg.eval_batch_size, cfg.bf16) if dev_sents else {"f1": 0.0}
+            scored = plan.scores_dev_after(epoch + 1)
+            dev = None
+            if scored:
+                dev = evaluate_model(model, feat, dev_sents, labels, cfg.eval_batch_size, cfg.bf16) if dev_sents else {"f1": 0.0}
             entry = {"epoch": epoch + 1, "loss": total / max(1, n_seen), "dev": dev, "train_seconds": train_seconds,
                      "seconds": time.perf_counter() - t_epoch, "lr": scheduler.get_last_lr()[0]}
-            improved = dev["f1"] > state["best_f1"]
+            improved = dev is not None and dev["f1"] > state["best_f1"]
             if improved:
                 state.update(best_f1=dev["f1"], best_epoch=epoch + 1, bad_epochs=0)
                 save_checkpoint(out, model, tok, run, labels)
-            else:
-                state["bad_epochs"] += 1
+            elif dev is not None and state["best_f1"] > 0:
+                state["bad_epochs"] += 1  # patience starts once dev F1 has left 0 (see TrainConfig.patience)
             entry["best"] = improved
             state["history"].append(entry)
             state["epoch"] = epoch + 1
@@ -279,8 +291,9 @@ def train(run: RunConfig, resume: str | Path | None = None, log: Any = None) -> 
                 fh.write(json.dumps(entry) + "\n")
             _save_last(out, model, optimizer, scheduler, state)
             progress.remove_task(task)
-            say(f"epoch {epoch + 1}: loss {entry['loss']:.4f}  dev P {dev.get('precision', 0):.4f} R {dev.get('recall', 0):.4f} "
-                f"F1 {dev['f1']:.4f}{'  *best*' if improved else ''}  {entry['seconds']:.0f}s")
+            if dev is not None:
+                say(f"epoch {epoch + 1}: loss {entry['loss']:.4f}  dev P {dev.get('precision', 0):.4f} R {dev.get('recall', 0):.4f} "
+                    f"F1 {dev['f1']:.4f}{'  *best*' if improved else ''}  {entry['seconds']:.0f}s")
         else:
             stopped = state["bad_epochs"] >= cfg.patience
     hist = state["history"]
@@ -291,10 +304,38 @@ def train(run: RunConfig, resume: str | Path | None = None, log: Any = None) -> 
         "train_sentences": len(train_sents), "dev_sentences": len(dev_sents),
         "sentences_per_second": (len(train_sents) / np.mean([h["train_seconds"] for h in hist])) if hist else None,
         "labels": labels, "seed": cfg.seed, "versions": versions(), "device": str(device), "out": str(out),
+        "schedule": plan.to_dict(), "zero_f1": state["best_f1"] <= 0,
+        "dev_gold_entities": sum(len(s.entities) for s in dev_sents),
+        "dev_labels_unseen_in_train": sorted({e.label for s in dev_sents for e in s.entities} - set(labels)),
         "config": __import__("linkner.configio", fromlist=["to_dict"]).to_dict(run),
     }
     (out / "train_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     return metrics
+
+
+def zero_f1_advice(metrics: dict) -> str:
+    """What to tell a user whose run never got a dev entity right (one line, actionable)."""
+    sch = metrics.get("schedule") or {}
+    why = []
+    if not metrics.get("dev_gold_entities"):
+        why.append("the dev set holds no gold entities, so F1 cannot rise above 0: give a dev file with entities (--dev)")
+    if metrics.get("dev_labels_unseen_in_train"):
+        why.append(f"dev uses label(s) {', '.join(metrics['dev_labels_unseen_in_train'])} that no training sentence has: "
+                   "check that train and dev use the same label names")
+    why.append(f"it ran {metrics.get('epochs_run')} epoch(s), {sch.get('steps_per_epoch', '?')} steps each, on "
+               f"{metrics.get('train_sentences')} sentences: try more training data or more steps (--min-steps, --epochs), "
+               f"a larger learning rate (--lr {sch.get('lr', '?')} / --head-lr {sch.get('head_lr', '?')} were used), "
+               "and check the labels (linkner data stats FILE)")
+    return (f"dev F1 stayed 0.0000: the model predicts no correct entity. {'; '.join(why)}. The checkpoint was still written "
+            f"to {metrics.get('out')}; pass --allow-zero to accept such a run")
+
+
+def schedule_for(cfg: Any, n_train: int) -> Any:
+    """The :class:`linkner.schedule.Schedule` of a run of ``cfg`` on ``n_train`` sentences."""
+    from linkner.schedule import plan
+
+    return plan(n_train, cfg.batch_size, cfg.epochs, cfg.min_steps, cfg.epoch_cap, cfg.warmup, cfg.dev_evals,
+                cfg.lr, cfg.head_lr)
 
 
 def _save_last(out: Path, model: Any, optimizer: Any, scheduler: Any, state: dict) -> None:

@@ -15,7 +15,7 @@ import time
 import urllib.request
 from http.server import ThreadingHTTPServer
 
-from link_helpers import JSONHandler
+from link_helpers import JSONHandler, ollama_chat, ollama_show, ollama_tags
 
 
 def start(upstream: str, model: str) -> tuple[ThreadingHTTPServer, str]:
@@ -25,21 +25,18 @@ def start(upstream: str, model: str) -> tuple[ThreadingHTTPServer, str]:
         def do_GET(self):
             if self.path != "/api/tags":
                 return self._send(404, {"error": "not found"})
-            self._send(200, {"models": [{"name": model, "model": model, "digest": "0" * 64, "size": 1,
-                                         "modified_at": "2026-01-01T00:00:00Z", "details": {"format": "gguf"}}]})
+            self._send(200, ollama_tags(model))
 
         def do_POST(self):
             req = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             if req.get("model") != model:
                 return self._send(404, {"error": f"model '{req.get('model')}' not found"})
             if self.path == "/api/show":
-                return self._send(200, {"modelfile": "", "parameters": "", "template": "", "details": {"format": "gguf"},
-                                        "model_info": {}})
+                return self._send(200, ollama_show())
             if self.path != "/api/chat":
                 return self._send(404, {"error": "not found"})
-            done = {"model": model, "created_at": "2026-01-01T00:00:00Z", "done": True}
             if not req.get("messages"):
-                return self._send(200, {**done, "message": {"role": "assistant", "content": ""}, "done_reason": "load"})
+                return self._send(200, ollama_chat(model, "", "load"))
             opts = req.get("options") or {}
             body = {"model": model, "messages": req["messages"], "temperature": opts.get("temperature", 0.8),
                     "seed": opts.get("seed"), "max_tokens": opts.get("num_predict", 128)}
@@ -51,10 +48,9 @@ def start(upstream: str, model: str) -> tuple[ThreadingHTTPServer, str]:
             with urllib.request.urlopen(up, timeout=120) as r:
                 out = json.loads(r.read())
             usage = out.get("usage") or {}
-            self._send(200, {**done, "done_reason": "stop", "message": {"role": "assistant",
-                             "content": out["choices"][0]["message"]["content"]},
-                             "prompt_eval_count": usage.get("prompt_tokens"), "eval_count": usage.get("completion_tokens"),
-                             "total_duration": int((time.time() - t0) * 1e9)})
+            self._send(200, ollama_chat(model, out["choices"][0]["message"]["content"],
+                                        prompt_eval_count=usage.get("prompt_tokens"), eval_count=usage.get("completion_tokens"),
+                                        total_duration=int((time.time() - t0) * 1e9)))
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

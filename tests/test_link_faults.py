@@ -4,22 +4,22 @@ errors, garbage answers, and a run killed half-way. Fakes and tiny scripted HTTP
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import ThreadingHTTPServer
 
 import pytest
-from link_helpers import FakeBackend, JSONHandler, free_port, write_predictions
+from link_helpers import FakeBackend, FaultServer, free_port, write_predictions
 from typer.testing import CliRunner
 
 from linkner.errors import LLMError
 from linkner.link.backend import TransientLLMError, make_backend, with_retries
+from linkner.link.cache import AnswerCache
 from linkner.link.config import LinkConfig, LLMConfig
 from linkner.link.pipeline import run_link
 
 
 def cfg(tmp_path, cache="cache.jsonl", **llm):
-    return LinkConfig(cache=str(tmp_path / cache), llm=LLMConfig(**{"backend": "openai", "model": "fake", **llm}))
+    # replace rule: these fault tests read the fake's typed answers; fusion has tests/test_link_fusion.py
+    return LinkConfig(cache=str(tmp_path / cache), decision="replace", llm=LLMConfig(**{"backend": "openai", "model": "fake", **llm}))
 
 
 @pytest.mark.parametrize("backend", ["openai", "ollama"])
@@ -67,47 +67,19 @@ def test_transient_failure_is_retried_and_not_counted(tmp_path):
     assert res.metrics["llm"]["errors"] == 0 and res.metrics["llm"]["calls"] == 4
 
 
-class _Scripted(JSONHandler):
-    """An OpenAI-compatible server with scripted misbehaviour (class attributes set per test)."""
-
-    delay = 0.0
-    reject_json_schema = False
-    reply = "??"
-    seen: list = []
-
-    def do_GET(self):
-        self._send(200, {"object": "list", "data": [{"id": "fake", "object": "model"}]})
-
-    def do_POST(self):
-        req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).seen.append((req.get("response_format") or {}).get("type"))
-        if self.reject_json_schema and (req.get("response_format") or {}).get("type") == "json_schema":
-            return self._send(400, {"error": {"message": "response_format json_schema not supported"}})
-        time.sleep(self.delay)
-        try:
-            self._send(200, {"id": "x", "object": "chat.completion", "created": 0, "model": "fake",
-                             "choices": [{"index": 0, "finish_reason": "stop",
-                                          "message": {"role": "assistant", "content": self.reply}}],
-                             "usage": {"prompt_tokens": 50, "completion_tokens": 3, "total_tokens": 53}})
-        except (BrokenPipeError, ConnectionResetError):
-            pass
-
-
 @pytest.fixture
 def scripted():
-    handler = type("H", (_Scripted,), {"seen": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield handler, f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    """An OpenAI-compatible :class:`FaultServer` (misbehaviour set per test) and its ``/v1`` URL."""
+    with FaultServer(reply="??") as srv:
+        yield srv, srv.url + "/v1"
 
 
 def test_garbage_answers_keep_the_local_label_and_structured_output_falls_back(tmp_path, scripted):
     handler, url = scripted
     handler.reject_json_schema, handler.reply = True, "Well, it depends on context!!"
     res = run_link(write_predictions(tmp_path / "p.jsonl"), cfg(tmp_path, base_url=url), backend=None)
-    assert handler.seen[:2] == ["json_schema", "json_object"] and set(handler.seen[2:]) == {"json_object"}
+    seen = [(r.get("response_format") or {}).get("type") for r in handler.requests("/v1/chat/completions")]
+    assert seen[:2] == ["json_schema", "json_object"] and set(seen[2:]) == {"json_object"}
     assert res.metrics["routing"]["decisions"] == {"unparsed": 4}
     local = [[(e.start, e.end, e.extra["local_label"]) for e in s.entities] for s in res.linked]
     final = [[(e.start, e.end, e.label) for e in s.entities] for s in res.linked]
@@ -125,7 +97,8 @@ def test_timeouts_keep_local_labels_and_a_dead_streak_stops_the_run(tmp_path, sc
     assert res.metrics["llm"]["errors"] == 4 and res.metrics["routing"]["decisions"] == {"error": 4}
     sources = {e.extra["source"] for s in res.linked for e in s.entities if e.extra["routed"]}
     assert sources == {"local_error"}
-    assert not (tmp_path / "cache.jsonl").read_text().strip()  # failures are not cached: a rerun retries them
+    with AnswerCache(tmp_path / "cache.jsonl") as cache:
+        assert len(cache) == 0  # failures are not cached: a rerun retries them
     c2 = cfg(tmp_path, base_url=url, timeout_s=0.3, retries=0, max_consecutive_errors=2)
     with pytest.raises(LLMError, match="rerun to resume"):
         run_link(pred, c2)
@@ -140,7 +113,7 @@ def test_kill_and_resume_loses_and_repeats_nothing(tmp_path, concurrency):
     first = FakeBackend(interrupt_on=3, concurrency=concurrency)
     with pytest.raises(KeyboardInterrupt):
         run_link(pred, cfg(tmp_path, "run.jsonl", concurrency=concurrency), tmp_path / "run", backend=first)
-    cached = [json.loads(x) for x in (tmp_path / "run.jsonl").read_text().splitlines()]
+    cached = [json.loads(x) for x in (tmp_path / "run.jsonl").read_text().splitlines()[1:]]  # after the header
     assert len(cached) == len(first.calls) >= 2  # everything answered before the interrupt is on disk
 
     second = FakeBackend(concurrency=concurrency)

@@ -61,7 +61,7 @@ def _assert_real_answers(metrics: dict, linked_path) -> None:
     assert len(lines) == len(SENTENCES)
     routed = [e for r in lines for e in [*r["entities"], *r["rejected"]] if e["routed"]]
     assert len(routed) == metrics["routing"]["routed"]
-    assert all(e["source"] in ("llm", "llm_rejected") and e["llm_label"] for e in routed)
+    assert all(e["source"] in ("llm", "llm_rejected", "fused") and e["llm_label"] for e in routed)  # fused: the default
 
 
 def test_cli_end_to_end_through_openai_compatible_server(smollm2_server, tmp_path):

@@ -17,7 +17,7 @@ from linkner.link.demos import DemoBank
 from linkner.link.gguf import PRESETS, part_paths, resolve_gguf
 from linkner.link.merge import NOT_ROUTED, contributions, n_gold_for
 from linkner.link.parse import LABEL, REJECT, UNPARSED, Decision
-from linkner.link.pipeline import dev_cap, run_link, split_gold
+from linkner.link.pipeline import run_link, split_gold
 from linkner.link.prompts import NONE_OPTION, SCHEMAS, build_messages, marked_sentence, resolve_schema
 from linkner.link.routing import Item, collect_items, select, tune_threshold
 from linkner.metrics import score_entity_sets
@@ -26,6 +26,7 @@ CONLL = SCHEMAS["conll03"]
 
 
 def cfg(tmp_path, **kw):
+    kw.setdefault("decision", "replace")  # these tests pin the replace rule; fusion has tests/test_link_fusion.py
     return LinkConfig(cache=str(tmp_path / "cache.jsonl"), llm=LLMConfig(backend="openai", model="fake"), **kw)
 
 
@@ -149,7 +150,9 @@ def test_incremental_tuning_equals_brute_force(protocol):
     local = [contributions(it, NOT_ROUTED, gold, protocol) for it in items]
     linked = [contributions(it, d, gold, protocol) for it, d in zip(items, decisions)]
     n_gold = n_gold_for(items, gold, protocol)
-    tau, cuts = tune_threshold(items, local, linked, n_gold)
+    golds = {i: (len(g) if protocol == "honest" else n_gold_for([it for it in items if it.sentence == i], gold, protocol))
+             for i, g in enumerate(gold)}
+    choice, cuts = tune_threshold(items, local, linked, golds, resamples=200, seed=1)
     assert len(cuts) == len({it.u for it in items}) + 1
     for cut in cuts:
         routed = select(items, cut.tau)
@@ -166,7 +169,11 @@ def test_incremental_tuning_equals_brute_force(protocol):
         p = tp / pred if pred else 0.0
         r_ = tp / n_gold
         assert cut.f1 == pytest.approx(2 * p * r_ / (p + r_) if p + r_ else 0.0)
-    assert max(c.f1 for c in cuts) == next(c for c in cuts if c.tau == tau).f1
+        assert cut.delta_f1 == pytest.approx(cut.f1 - cuts[0].f1) and cut.lo <= cut.hi
+    # the choice: the highest lower bound among cuts whose lower bound is above 0, else route none (τ = +∞)
+    eligible = [c for c in cuts if c.routed and c.lo > 0]
+    assert choice.cut == (max(eligible, key=lambda c: (c.lo, c.tau)) if eligible else None)
+    assert choice.tau == (choice.cut.tau if eligible else float("inf"))
 
 
 # --- pipeline with a scripted backend ------------------------------------------------------------------
@@ -193,7 +200,7 @@ def test_honest_protocol_never_lets_gold_reach_the_llm(tmp_path):
     a, b = FakeBackend(), FakeBackend()
     with_gold = run_link(write_predictions(tmp_path / "g.jsonl"), cfg(tmp_path, protocol="honest"), backend=a)
     no_gold = run_link(write_predictions(tmp_path / "n.jsonl", with_gold=False),
-                       LinkConfig(cache=str(tmp_path / "c2.jsonl"), llm=LLMConfig(backend="openai", model="fake")), backend=b)
+                       LinkConfig(cache=str(tmp_path / "c2.jsonl"), decision="replace", llm=LLMConfig(backend="openai", model="fake")), backend=b)
     assert a.calls == b.calls and "Berlin" not in a.calls and "Manchester" not in a.calls
     assert [s.entities for s in with_gold.linked] == [s.entities for s in no_gold.linked]
     assert no_gold.metrics["scores"] is None
@@ -208,36 +215,6 @@ def test_paper_protocol_routes_gold_spans_and_counts_rejections(tmp_path):
     assert paper["n_gold"] == 10 and paper["f1"] == pytest.approx(2 * (10 / 12) * 1.0 / (10 / 12 + 1), abs=1e-4)
     honest = res.metrics["scores"]["linkner"]["micro"]
     assert honest["n_pred"] == 10 and res.metrics["protocol"] == "paper"
-
-
-def test_auto_threshold_and_budget(tmp_path):
-    p = write_predictions(tmp_path / "p.jsonl")
-    fake = FakeBackend()
-    res = run_link(p, cfg(tmp_path, threshold="auto", dev_predictions=str(p)), backend=fake)
-    t = res.metrics["threshold"]
-    assert t["tau"] == pytest.approx(0.4) and t["tuning"]["dev_f1"] > t["tuning"]["dev_local_f1"]
-    assert len(fake.calls) == 10  # every dev entity once; the test entities then come from the cache
-    fake2 = FakeBackend()
-    res = run_link(p, cfg(tmp_path, threshold="auto", dev_predictions=str(p), max_routed=0.2), backend=fake2)
-    assert res.metrics["routing"]["routed"] == 2 and res.metrics["threshold"]["tuning"]["dev_cap"] == 2
-    assert fake2.calls == []
-    res = run_link(p, cfg(tmp_path, threshold="0.0", max_calls=3), backend=FakeBackend())
-    assert res.metrics["routing"]["routed"] == 3
-
-
-def test_tuning_budget_is_decoupled_from_the_test_budget(tmp_path):
-    p = write_predictions(tmp_path / "p.jsonl")
-    fake = FakeBackend()
-    c = cfg(tmp_path, threshold="auto", dev_predictions=str(p), max_calls=1, tune_max_calls=6)
-    res = run_link(p, c, backend=fake)
-    tuning = res.metrics["threshold"]["tuning"]
-    assert tuning["dev_cap"] == 6 and len(fake.calls) == 6  # the dev curve reaches 6 routed entities
-    assert max(pt["routed"] for pt in tuning["curve"]) <= 6
-    assert res.metrics["routing"]["routed"] <= 1  # the test run still spends at most max_calls
-    assert dev_cap(LinkConfig(threshold="auto", dev_predictions="d", max_calls=10), 200, 1000) == 2
-    assert dev_cap(LinkConfig(threshold="auto", dev_predictions="d", tune_max_calls=500), 200, 1000) == 200
-    with pytest.raises(ConfigError, match="tune_max_calls"):
-        LinkConfig(tune_max_calls=-1)
 
 
 def test_config_validation():

@@ -40,12 +40,14 @@ def _eval_json(f1: float, methods=("confidence", "entropy", "mc_dropout", "evide
 
 
 def _link_metrics(protocol: str, local: float, linkner: float, shots: int = 0, retrieve: bool = False, tuned: bool = True,
-                  dev_cap: int = 5) -> dict:
+                  dev_cap: int = 5, ci: tuple[float, float] | None = None) -> dict:
     curve = [{"tau": 0.9, "routed": 0, "f1": local}, {"tau": 0.5, "routed": 3, "f1": linkner}, {"tau": -1e-9, "routed": 10, "f1": local - 0.1}]
     scores = {"local": {"micro": {"f1": local}}, "linkner": {"micro": {"f1": linkner}}, "delta_f1": linkner - local,
               "llm_on_routed": {"micro": {"llm_accuracy": 0.6, "local_accuracy": 0.3}}}
     if protocol == "paper":
         scores["paper"] = {"local": {"f1": local + 0.05}, "linkner": {"f1": linkner + 0.08}}
+    if ci:  # a run that recorded the paired bootstrap (older runs did not)
+        scores.update(delta_f1_ci95=list(ci), fixed=4, broken=1, bootstrap={"resamples": 1000, "seed": 13, "unit": "sentence"})
     return {"protocol": protocol, "uncertainty": "evidential",
             "threshold": {"requested": "auto" if tuned else "0", "tau": 0.5 if tuned else 0.0,
                           "tuning": {"dev_items": 10, "dev_cap": dev_cap, "tau": 0.5, "dev_routed": 3, "dev_f1": linkner,
@@ -71,7 +73,7 @@ def results(tmp_path):
         write_results(d / "ood_auroc.json", {m: {"conll03-oov": 0.8} for m in methods}, {})
     runs = {"conll03-honest-tiny-llm": _link_metrics("honest", 0.9, 0.91),
             "conll03-paper-tiny-llm": _link_metrics("paper", 0.9, 0.92),
-            "conll03-oov-honest-tiny-llm": _link_metrics("honest", 0.7, 0.74),
+            "conll03-oov-honest-tiny-llm": _link_metrics("honest", 0.7, 0.74, ci=(0.01, 0.07)),
             "conll03-oov-honest-tiny-llm-budget8": _link_metrics("honest", 0.7, 0.72, dev_cap=8),
             "conll03-honest-tiny-llm-icl0": _link_metrics("honest", 0.9, 0.905, tuned=False),
             "conll03-honest-tiny-llm-icl1-random": _link_metrics("honest", 0.9, 0.91, 1, False, tuned=False),
@@ -98,6 +100,10 @@ def test_studies_read_the_results_layout(results):
     assert th["runs"][1]["budget"]["cap"] == 8
     li = L.linking(results)  # the in-context runs are not main runs
     assert len(li["rows"]) == 3 and next(r for r in li["rows"] if r["protocol"] == "paper")["paper_linkner_f1"] == 1.0
+    by_set = {r["evalset"] + "/" + r["protocol"]: r for r in li["rows"]}
+    assert by_set["conll03-oov/honest"]["delta_f1_ci95"] == [0.01, 0.07] and by_set["conll03-oov/honest"]["fixed"] == 4
+    assert by_set["conll03/honest"]["delta_f1_ci95"] is None and by_set["conll03/honest"]["broken"] is None
+    assert T.linking_table(li).loc[("conll03", "conll03-ener", "honest", "tiny-llm"), "delta_f1_ci95"] == "–"
     ic = L.in_context(results)
     assert len(ic["sweeps"]) == 1 and [p["selection"] for p in ic["sweeps"][0]["points"]] == ["none", "random", "retrieved"]
     co = L.cost(results)
@@ -207,6 +213,8 @@ def test_readme_block_is_rendered_from_the_results(results):
     # the paper-protocol row shows the paper counts (local 95.00 → LinkNER 100.00) and the honest score of its output
     assert rows and "| 95.00 | 100.00 (output scored honestly: 92.00) |" in rows[0]
     assert "budget" in md and "dev calls" in md
+    oov = next(line for line in md.splitlines() if line.startswith("| conll03-oov |") and "| honest |" in line)
+    assert "| [+1.00, +7.00] | 4 / 1 |" in oov and "| – | – |" in rows[0]  # ΔF1 interval in points; older runs: –
 
 
 def test_only_five_retrieved_shots_get_the_long_context():

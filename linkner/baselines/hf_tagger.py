@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -47,7 +46,13 @@ class HFTaggerConfig:
     warmup: float = 0.1
     weight_decay: float = 0.01
     grad_clip: float = 1.0
-    patience: int = 3
+    patience: int = 3  # dev scorings without F1 gain, counted once dev F1 is above 0 (as linkner train)
+    # Minimum optimiser steps (0: off, exactly ``epochs``): when set, epochs are raised to reach it, at
+    # most ``epoch_cap``, and dev is scored every ceil(epochs / dev_evals) epochs, the same rule
+    # (linkner.schedule.plan) as linkner train, so a small-data comparison gives both the same updates.
+    min_steps: int = 0
+    epoch_cap: int = 100
+    dev_evals: int = 25
     seed: int = 123123
     bucket_factor: int = 50
     max_train_sentences: int | None = None
@@ -178,6 +183,7 @@ def train(cfg: HFTaggerConfig, log: Any = print) -> dict:
     from linkner.encoders import _quiet_transformers, load_tokenizer, resolve
     from linkner.metrics import evaluate
     from linkner.provenance import run_info
+    from linkner.schedule import plan
     from linkner.train import bucket_batches, make_scheduler, set_seed
 
     if cfg.threads:
@@ -204,16 +210,18 @@ def train(cfg: HFTaggerConfig, log: Any = print) -> dict:
     encoded = encode(tok, train_s, label_to_id)
     dev_enc = encode(tok, dev_s)
     lengths = [len(e["input_ids"]) for e in encoded]
-    steps = math.ceil(len(encoded) / cfg.batch_size)
+    sch = plan(len(encoded), cfg.batch_size, None if cfg.min_steps else cfg.epochs, cfg.min_steps, cfg.epoch_cap,
+               cfg.warmup, cfg.dev_evals if cfg.min_steps else max(cfg.epochs, 1), cfg.lr, cfg.lr, base_epochs=cfg.epochs)
+    steps = sch.steps_per_epoch
     opt = _optimizer(model, cfg)
-    sched = make_scheduler(opt, steps * cfg.epochs, cfg.warmup)
+    sched = make_scheduler(opt, sch.total_steps, cfg.warmup)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "train_log.jsonl").write_text("", encoding="utf-8")
     pad = tok.pad_token_id or 0
     best, best_epoch, bad, history = -1.0, 0, 0, []
     log(f"HF tagger: {len(train_s)} train / {len(dev_s)} dev sentences, labels {labels}, {steps} steps per epoch → {out}")
-    for epoch in range(cfg.epochs):
+    for epoch in range(sch.epochs):
         if bad >= cfg.patience:
             break
         t0 = time.perf_counter()
@@ -230,21 +238,25 @@ def train(cfg: HFTaggerConfig, log: Any = print) -> dict:
             total += loss.item() * len(idx)
             seen += len(idx)
         train_seconds = time.perf_counter() - t0
-        f1 = evaluate(dev_s, predict(model, tok, dev_s, cfg.eval_batch_size, dev_enc)).micro.f1 if dev_s else 0.0
+        scored = sch.scores_dev_after(epoch + 1)
+        f1 = None
+        if scored:
+            f1 = evaluate(dev_s, predict(model, tok, dev_s, cfg.eval_batch_size, dev_enc)).micro.f1 if dev_s else 0.0
         entry = {"epoch": epoch + 1, "loss": total / max(1, seen), "dev_f1": f1, "train_seconds": train_seconds,
-                 "seconds": time.perf_counter() - t0, "best": f1 > best}
-        if f1 > best:
+                 "seconds": time.perf_counter() - t0, "best": f1 is not None and f1 > best}
+        if entry["best"]:
             best, best_epoch, bad = f1, epoch + 1, 0
             model.save_pretrained(str(out))
             tok.save_pretrained(str(out))
-        else:
-            bad += 1
+        elif f1 is not None and best > 0:
+            bad += 1  # patience starts once dev F1 has left 0
         history.append(entry)
         with (out / "train_log.jsonl").open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry) + "\n")
-        log(f"epoch {epoch + 1}: loss {entry['loss']:.4f}  dev F1 {f1:.4f}{'  *best*' if entry['best'] else ''}  {entry['seconds']:.0f}s")
+        if f1 is not None:
+            log(f"epoch {epoch + 1}: loss {entry['loss']:.4f}  dev F1 {f1:.4f}{'  *best*' if entry['best'] else ''}  {entry['seconds']:.0f}s")
     metrics = {"best_dev_f1": best, "best_epoch": best_epoch, "epochs_run": len(history), "labels": labels,
-               "train_sentences": len(train_s), "dev_sentences": len(dev_s), "steps_per_epoch": steps,
+               "train_sentences": len(train_s), "dev_sentences": len(dev_s), "steps_per_epoch": steps, "schedule": sch.to_dict(),
                "train_seconds_per_epoch": [h["train_seconds"] for h in history],
                "seconds_per_epoch": [h["seconds"] for h in history], "config": asdict(cfg), "run": run_info()}
     (out / "train_metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")

@@ -56,7 +56,7 @@ def _case(cfg: BenchConfig, loss: str) -> dict:
     batches = bucket_batches(lengths, tcfg.batch_size, np.random.default_rng(tcfg.seed), tcfg.bucket_factor)
     steps_per_epoch = len(batches)
     opt = make_optimizer(model, tcfg)
-    sched = make_scheduler(opt, steps_per_epoch * tcfg.epochs, tcfg.warmup)
+    sched = make_scheduler(opt, steps_per_epoch * (tcfg.epochs or 20), tcfg.warmup)  # 20: TrainConfig's planned bound
     pad = tok.pad_token_id or 0
     model.train()
     raw_enc.train()

@@ -36,6 +36,8 @@ def _read_text(path: Path) -> str:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise DataError(f"{path} is not valid UTF-8 (byte {exc.start}); convert it with iconv -t utf-8") from exc
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not text.strip():
         raise DataError(f"{path} is empty")
     return text
@@ -160,8 +162,10 @@ def read_spanner(path: str | Path, keep_docstart: bool = False) -> list[Sentence
         raise DataError(f"{path}: expected a JSON list of sentences (spanner format)")
     sentences = []
     for i, rec in enumerate(records):
-        if not isinstance(rec, dict) or "context" not in rec:
-            raise DataError(f"{path}: record {i} has no 'context'")
+        if not isinstance(rec, dict) or not isinstance(rec.get("context"), str):
+            raise DataError(f"{path}: record {i} needs a 'context' string of space-separated words")
+        if not isinstance(rec.get("span_posLabel", {}), dict):
+            raise DataError(f"{path}: record {i}: 'span_posLabel' must map 'start;end' to a label")
         tokens = [t for t in rec["context"].split(" ") if t]
         if not tokens or (tokens == [DOCSTART] and not keep_docstart):
             continue
@@ -202,11 +206,37 @@ def _split_at(toks: list[tuple[str, int, int]], cuts: set[int]) -> list[tuple[st
     return out
 
 
+def _is_int(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _check_record(rec: dict, ents: object, ctx: str) -> None:
+    """Shapes Python would otherwise accept silently: a string is iterable, so ``"tokens": "John Smith"``
+    would become ten one-character tokens, and ``int("3")`` or ``int(2.7)`` would move an entity."""
+    if not isinstance(ents, list) or any(not isinstance(e, dict) or not {"start", "end", "label"} <= e.keys() for e in ents):
+        raise DataError(f"{ctx}: 'entities' must be a list of {{start, end, label}} objects")
+    for e in ents:
+        if not (_is_int(e["start"]) and _is_int(e["end"])):
+            raise DataError(f"{ctx}: entity start/end must be integers, not {e['start']!r}/{e['end']!r}")
+        if not isinstance(e["label"], str) or not e["label"]:
+            raise DataError(f"{ctx}: entity label must be a non-empty string, not {e['label']!r}")
+    if "tokens" in rec:
+        tokens = rec["tokens"]
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            shown = f"a {type(tokens).__name__}" if not isinstance(tokens, list) else "a list holding non-strings"
+            raise DataError(f"{ctx}: 'tokens' must be a list of strings (one per token), not {shown}")
+        offsets = rec.get("token_offsets")
+        if offsets is not None and (not isinstance(offsets, list) or not all(
+                isinstance(o, list) and len(o) == 2 and all(_is_int(x) for x in o) for o in offsets)):
+            raise DataError(f"{ctx}: 'token_offsets' must be a list of [start, end] integer pairs")
+    if "text" in rec and rec["text"] is not None and not isinstance(rec["text"], str):
+        raise DataError(f"{ctx}: 'text' must be a string, not a {type(rec['text']).__name__}")
+
+
 def sentence_from_record(rec: dict, ctx: str, index: int = 0) -> Sentence:
     """Build a sentence from one JSONL record (raw-text or tokenized form)."""
     ents = rec.get("entities", [])
-    if not isinstance(ents, list) or any(not isinstance(e, dict) or not {"start", "end", "label"} <= e.keys() for e in ents):
-        raise DataError(f"{ctx}: 'entities' must be a list of {{start, end, label}} objects")
+    _check_record(rec, ents, ctx)
     sid = str(rec.get("id", f"{index}"))
     try:
         if "tokens" in rec:

@@ -1,9 +1,12 @@
 """Named datasets of the paper, their files and label schemas, and where to find them.
 
-Files are looked up, in order, under ``$LINKNER_DATA_DIR``, the project's own ``data/`` folder and a
-``shared/data`` folder beside the checkout. The project ships the openly licensed sets (WNUT-16,
-WNUT-17, WikiGold); CoNLL-2003 and its Typos/OOV variants are research-use-only Reuters derivatives
-and TwitterNER has no stated licence, so they are found by path, never vendored (see data/README.md).
+Files are looked up, in order, under ``$LINKNER_DATA_DIR``, the project's own ``data/`` folder and the
+download cache ``linkner data fetch`` writes to (:func:`linkner.cache.data_cache`). Nothing else is
+searched: a folder beside the checkout or under the working directory would make the same command read
+different files depending on where it runs, and would hide from a development checkout that a fresh
+clone lacks them. The project ships the openly licensed sets (WNUT-16, WNUT-17, WikiGold); CoNLL-2003
+is fetched from the Hugging Face hub on request; its Typos/OOV variants (research-use-only Reuters
+derivatives) and TwitterNER (no stated licence) are found by path, never vendored (see data/README.md).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from linkner.cache import data_cache
 from linkner.data.readers import read
 from linkner.data.types import Sentence, labels_of
 from linkner.errors import DataError
@@ -30,6 +34,8 @@ class DatasetSpec:
     domain: str = "news"
     licence: str = ""
     read_options: dict = field(default_factory=dict)
+    shipped: tuple[str, ...] = ()  # splits whose files ship in the project's data/ folder
+    hub: str = ""  # Hugging Face hub id `linkner data fetch` converts this set from ("" = not on the hub)
 
 
 _CONLL_TRAIN_DEV = {"train": "conll03/train.txt", "dev": "conll03/valid.txt"}
@@ -38,23 +44,24 @@ DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in [
         DatasetSpec("conll03", "CoNLL-2003 English (Reuters newswire)", {**_CONLL_TRAIN_DEV, "test": "conll03/test.txt"},
-                    CONLL_LABELS, licence="research use only (Reuters RCV1)"),
+                    CONLL_LABELS, licence="research use only (Reuters RCV1)", hub="eriktks/conll2003"),
         DatasetSpec("conll03-typos", "CoNLL-2003 test with typos in entities (MINER); train/dev = CoNLL-2003",
                     {**_CONLL_TRAIN_DEV, "test": "conll03/typos/test.txt"}, CONLL_LABELS, licence="research use only"),
         DatasetSpec("conll03-oov", "CoNLL-2003 test with entities replaced by unseen names (MINER); train/dev = CoNLL-2003",
                     {**_CONLL_TRAIN_DEV, "test": "conll03/oov/test.txt"}, CONLL_LABELS, licence="research use only"),
         DatasetSpec("conll03-ood", "WikiGold as out-of-domain test for CoNLL-2003 models; train/dev = CoNLL-2003",
                     {**_CONLL_TRAIN_DEV, "test": "conll03/ood/wikigold.conll.txt"}, CONLL_LABELS, domain="wikipedia",
-                    licence="test: CC-BY 4.0"),
+                    licence="test: CC-BY 4.0", shipped=("test",)),
         DatasetSpec("wnut16", "WNUT-2016 Twitter NER (10 types)",
                     {"train": "wnut16/train", "dev": "wnut16/dev", "test": "wnut16/test"},
                     ("company", "facility", "geo-loc", "movie", "musicartist", "other", "person", "product",
-                     "sportsteam", "tvshow"), domain="social", licence="GPL-3.0 repository; tweets under Twitter terms"),
+                     "sportsteam", "tvshow"), domain="social", licence="GPL-3.0 repository; tweets under Twitter terms",
+                    shipped=("train", "dev", "test")),
         DatasetSpec("wnut17", "WNUT-2017 emerging and rare entities (6 types)",
                     {"train": "wnut17/wnut17train.conll", "dev": "wnut17/emerging.dev.conll",
                      "test": "wnut17/emerging.test.annotated"},
                     ("location", "group", "corporation", "person", "creative-work", "product"), domain="social",
-                    licence="CC-BY 4.0"),
+                    licence="CC-BY 4.0", shipped=("train", "dev", "test")),
         DatasetSpec("twitterner", "TwitterNER / Twitter-2015 (MINER copy)",
                     {"train": "twitterner/train.txt", "dev": "twitterner/dev.txt", "test": "twitterner/test.txt"},
                     ("PER", "LOC", "ORG", "OTHER"), domain="social", licence="not stated"),
@@ -62,19 +69,17 @@ DATASETS: dict[str, DatasetSpec] = {
 }
 
 
+def project_data() -> Path:
+    """The checkout's own ``data/`` folder (the package is installed editable, as the README says)."""
+    return Path(__file__).resolve().parents[2] / "data"
+
+
 def data_roots() -> list[Path]:
-    """Folders searched for dataset files, most specific first."""
-    roots = []
-    if env := os.environ.get("LINKNER_DATA_DIR"):
-        roots.append(Path(env))
-    project = Path(__file__).resolve().parents[2]
-    roots += [project / "data", project.parent / "shared" / "data", Path.cwd() / "data", Path.cwd().parent / "shared" / "data"]
-    seen, out = set(), []
-    for r in roots:
-        if r not in seen:
-            seen.add(r)
-            out.append(r)
-    return out
+    """Folders searched for dataset files, most specific first: ``$LINKNER_DATA_DIR``, the project's
+    ``data/``, the fetch cache."""
+    roots = [Path(env).expanduser()] if (env := os.environ.get("LINKNER_DATA_DIR")) else []
+    roots += [project_data(), data_cache()]
+    return list(dict.fromkeys(roots))
 
 
 def spec(name: str) -> DatasetSpec:
@@ -83,17 +88,53 @@ def spec(name: str) -> DatasetSpec:
     return DATASETS[name]
 
 
+def fetchable_from(rel: str) -> str | None:
+    """The dataset whose ``linkner data fetch`` writes file ``rel`` (CoNLL-2003 train/dev/test), if any."""
+    return next((s.name for s in DATASETS.values() if s.hub and rel in s.splits.values()), None)
+
+
+def how_to_get(name: str, split: str) -> str:
+    """What a person should do to make ``split`` of ``name`` available (the end of every "not found")."""
+    s = spec(name)
+    rel = s.splits[split]
+    if split in s.shipped:
+        return f"{rel} ships in the project's data/ folder; restore it with `git checkout -- data/{rel}`"
+    if fetched := fetchable_from(rel):
+        return (f"run `linkner data fetch {fetched}` (downloads it from the Hugging Face hub into {data_cache()}), "
+                f"or set LINKNER_DATA_DIR to a folder that holds {rel}")
+    return (f"{name} is not on the Hugging Face hub: set LINKNER_DATA_DIR to a folder that holds {rel} "
+            "(sources in data/README.md)")
+
+
+def find(name: str, split: str) -> Path | None:
+    """The file holding ``split`` of ``name``, or ``None`` when no data root has it."""
+    rel = spec(name).splits[split]
+    return next((root / rel for root in data_roots() if (root / rel).is_file()), None)
+
+
+def available(name: str, splits: tuple[str, ...] | list[str] | None = None) -> bool:
+    """Whether every split of ``name`` (or the ones given) is found (a cheap check, reads nothing)."""
+    return all(find(name, sp) is not None for sp in (splits or spec(name).splits))
+
+
+STRICT_DATA_ENV = "LINKNER_STRICT_DATA"
+
+
+def strict_data() -> bool:
+    """Whether ``LINKNER_STRICT_DATA`` is set: CI provides every dataset and sets it, so that a test or a
+    smoke run that would fall back for want of a non-shipped set fails instead of quietly doing less."""
+    return os.environ.get(STRICT_DATA_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
 def locate(name: str, split: str) -> Path:
     """The file holding ``split`` of dataset ``name``."""
     s = spec(name)
     if split not in s.splits:
         raise DataError(f"dataset {name} has no split {split!r}; it has {', '.join(s.splits)}")
-    rel = s.splits[split]
-    for root in data_roots():
-        if (root / rel).is_file():
-            return root / rel
+    if (path := find(name, split)) is not None:
+        return path
     tried = ", ".join(str(r) for r in data_roots())
-    raise DataError(f"{name}/{split}: {rel} not found under {tried}; set LINKNER_DATA_DIR to the folder that holds it")
+    raise DataError(f"{name}/{split}: {s.splits[split]} not found under {tried}; {how_to_get(name, split)}")
 
 
 def validate_labels(sentences: list[Sentence], labels: tuple[str, ...] | list[str], source: str) -> None:

@@ -5,8 +5,9 @@ before any work starts) and ``complete(request)`` (one chat completion, one atte
 the same for all backends — the answer cache, retries with back-off, the thread pool, parsing, counting
 — lives in :mod:`linkner.link.classify`, so a new backend is ~50 lines and cannot get those wrong.
 
-A backend signals a failure worth retrying (connection reset, timeout, 429, 5xx) with
-:class:`TransientLLMError`; any other :class:`~linkner.errors.LLMError` stops the run.
+A backend signals a failure worth retrying (connection reset, timeout, 429, 5xx, a reply that is not
+the JSON it should be) with :class:`TransientLLMError`; any other :class:`~linkner.errors.LLMError`
+stops the run.
 """
 
 from __future__ import annotations
@@ -29,12 +30,48 @@ class TransientLLMError(LLMError):
     """A failure that may go away if the same request is sent again a little later."""
 
 
+class MalformedResponse(TransientLLMError):
+    """The server answered, but not with what the protocol promises (not JSON, not UTF-8, no choices,
+    no message text). Transient for one request: a proxy's error page or an overloaded server's hiccup
+    may pass; if it does not, the request is counted as an error and the entity keeps its local label.
+    At the health check the backend turns it into one :class:`LLMError` message instead."""
+
+
+def json_object(body: bytes, what: str) -> dict:
+    """``body`` decoded as a JSON object, or :class:`MalformedResponse` saying what came instead.
+
+    Decoding is done here, from bytes, rather than by a client library, so that every way a body can be
+    wrong (HTML error page, bytes that are not UTF-8, a JSON list) ends in the same error type.
+    """
+    try:
+        data = json.loads(body)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
+        raise MalformedResponse(f"{what} is not JSON ({type(exc).__name__}; it starts {peek(body)})") from None
+    if not isinstance(data, dict):
+        raise MalformedResponse(f"{what} is a JSON {type(data).__name__}, not an object (it starts {peek(body)})")
+    return data
+
+
+def peek(body: bytes | str, n: int = 60) -> str:
+    """The start of a reply body, printable whatever its bytes, for error messages."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    return repr(text[:n]) + ("…" if len(text) > n else "")
+
+
+def token_count(value: object) -> int | None:
+    """A usage count as reported by a server, or ``None`` when it is missing or not a count."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 @dataclass(frozen=True)
 class LinkRequest:
     """One question to the LLM: chat messages and the allowed answers (as a JSON schema)."""
 
     messages: tuple[tuple[str, str], ...]  # (role, content) pairs; hashable
     answer_schema: str  # JSON text of the answer schema (enum of options)
+    # multiple choice (fusion): the option keys (letters) whose first-token probabilities are wanted;
+    # empty for a free answer. A backend that cannot score them answers in text (parsed as a fallback).
+    choices: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, messages: list[dict], answer_schema: dict) -> LinkRequest:
@@ -56,6 +93,7 @@ class Completion:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     extra: dict = field(default_factory=dict)
+    option_probs: dict[str, float] | None = None  # choice key -> probability (sums to 1) when scored
 
 
 class Backend(Protocol):

@@ -36,6 +36,7 @@ class LinkAnswer:
     completion_tokens: int | None = None
     cached: bool = False
     error: str | None = None
+    option_probs: dict[str, float] | None = None  # multiple choice: choice key -> probability, when scored
 
 
 @dataclass
@@ -69,8 +70,12 @@ class CallStats:
 
 
 def _record(backend: Backend, c) -> dict:
-    return {"backend": backend.name, "model": backend.identity, "raw": c.text, "seconds": round(c.seconds, 4),
-            "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens}
+    rec = {"backend": backend.name, "model": backend.identity, "raw": c.text, "seconds": round(c.seconds, 4),
+           "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens}
+    if getattr(c, "option_probs", None) is not None:  # multiple choice: what fusion needs, so a rerun asks nothing
+        rec["option_probs"] = c.option_probs
+        rec["choice_mass"] = c.extra.get("choice_mass")
+    return rec
 
 
 def classify(backend: Backend, requests: list[LinkRequest], schema: Schema, cache: AnswerCache, cfg: LLMConfig,
@@ -85,7 +90,8 @@ def classify(backend: Backend, requests: list[LinkRequest], schema: Schema, cach
     """
     t0 = time.perf_counter()
     options = cfg.decoding_options()
-    keys = [cache_key(backend, r, options) for r in requests]
+    # multiple-choice scoring is another way of asking (one token, probabilities kept): its own keys
+    keys = [cache_key(backend, r, {**options, "scoring": "choices"} if r.choices else options) for r in requests]
     first: dict[str, LinkRequest] = {}
     for k, r in zip(keys, requests):
         first.setdefault(k, r)
@@ -136,7 +142,8 @@ def classify(backend: Backend, requests: list[LinkRequest], schema: Schema, cach
             answers.append(LinkAnswer(k, None, Decision(ERROR), error=errors.get(k, "no answer")))
             continue
         answers.append(LinkAnswer(k, rec.get("raw"), parse_answer(rec.get("raw"), schema), rec.get("seconds") or 0.0,
-                                  rec.get("prompt_tokens"), rec.get("completion_tokens"), cached=k not in fresh))
+                                  rec.get("prompt_tokens"), rec.get("completion_tokens"), cached=k not in fresh,
+                                  option_probs=rec.get("option_probs")))
     seen = set()
     for a in answers:
         if a.key in seen or a.error:

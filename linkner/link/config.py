@@ -12,17 +12,22 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from linkner.cache import cache_root
+from linkner.configio import check_fields
 from linkner.errors import ConfigError
 
 BACKENDS = ("llama-cpp", "openai", "ollama")
 PROTOCOLS = ("honest", "paper")
+DECISIONS = ("fuse", "replace")
 UNCERTAINTY_METHODS = ("confidence", "entropy", "mc_dropout", "evidential")
 STRUCTURED_MODES = ("auto", "json_schema", "json_object", "off")
+TUNE_SAMPLES = ("random", "uncertain")
 
 
 def cache_dir() -> Path:
-    """Where assembled model files and the answer cache live: ``$LINKNER_CACHE`` or ``~/.cache/linkner``."""
-    return Path(os.environ.get("LINKNER_CACHE") or Path.home() / ".cache" / "linkner")
+    """Where assembled model files and the answer cache live: :func:`linkner.cache.cache_root`
+    (``$LINKNER_CACHE``, else ``$XDG_CACHE_HOME/linkner``, else ``~/.cache/linkner``)."""
+    return cache_root()
 
 
 @dataclass
@@ -56,6 +61,7 @@ class LLMConfig:
     max_consecutive_errors: int = 5
 
     def __post_init__(self) -> None:
+        check_fields(self)  # types first: the range checks below must never meet a str or a float
         if self.backend not in BACKENDS:
             raise ConfigError(f"unknown LLM backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         if self.structured not in STRUCTURED_MODES:
@@ -101,27 +107,52 @@ class LinkConfig:
     ``max_calls`` cap the routed set to its most uncertain entities. ``protocol="honest"`` keeps gold out
     of routing, prompts and merging; ``"paper"`` reproduces the original evaluation for comparison.
 
-    Tuning asks the LLM about the most uncertain dev entities only. By default it asks the same *fraction*
-    of the dev entities as the test budget allows (so a tiny test budget makes a tiny, noisy dev curve);
-    ``tune_max_calls`` decouples the two: ask up to that many dev entities, whatever the test budget.
+    Tuning asks the LLM about a dev sample of its own size, ``tune_max_calls`` entities, never derived
+    from the test budget (a tiny test budget used to make a tiny, noisy dev curve). ``tune_sample`` says
+    which: ``random`` (whole dev sentences in a seeded random order, every entity in them) or
+    ``uncertain`` (the most uncertain dev entities of the whole file); see
+    :func:`linkner.link.routing.tuning_sample`. A cut is taken only if its paired-bootstrap lower bound of
+    dev ΔF1 (``bootstrap_resamples`` resamples of dev sentences, seeded by ``seed``) is above 0, else
+    nothing is routed. ``seed`` also draws the demonstrations and the dev sample, and seeds the bootstrap
+    of the test scores.
+
+    ``types`` is a file of the user's own type definitions (:mod:`linkner.link.types_file`); it replaces
+    the built-in schema chosen by ``dataset``. Its content is checked against the predictions' labels
+    before any backend is created; ``types_partial`` lets labels without a definition fall back to the
+    generic "an entity of the type called X" wording instead of being an error.
     """
 
-    threshold: str = "0.4"
+    threshold: str | float = "0.4"  # a number may be written unquoted in a config file; stored as str
     uncertainty: str = "confidence"
     dataset: str | None = None
+    types: str | None = None  # the user's type definitions (TOML/YAML/JSON); overrides ``dataset``
+    types_partial: bool = False  # labels without a definition get the generic wording instead of an error
     shots: int = 0
     demos_from: str | None = None
     retrieve: bool = False
     max_routed: float | None = None
     max_calls: int | None = None
-    tune_max_calls: int | None = None  # dev LLM calls while tuning τ; default: the test budget's fraction
+    tune_max_calls: int | None = 200  # dev entities asked while tuning τ (None: all of them)
+    # uncertain (default): the tune_max_calls most uncertain entities of the whole dev predictions file
+    # are asked, so every call lands where routing can happen; the dev file itself must then represent
+    # dev (the whole split, or a seeded random sample as `linkner demo` and the studies write). random:
+    # whole dev sentences in a seeded random order until the budget is spent (far less power for small
+    # routed shares). See linkner.link.routing.tuning_sample.
+    tune_sample: str = "uncertain"
+    bootstrap_resamples: int = 1000  # paired bootstrap over sentences (dev cuts and test scores)
     protocol: str = "honest"
     dev_predictions: str | None = None
     seed: int = 13
     cache: str | None = None  # answer cache file; default <cache_dir>/llm-answers.jsonl
+    # fuse: a multiple-choice question, its option probabilities pooled with the local ones (linkner.link.fusion);
+    # replace: the LLM's free answer replaces the local label (the paper's rule, kept as the ablation)
+    decision: str = "fuse"
+    options_k: int | None = None  # fuse: the local top-k labels offered (plus "not an entity"); None: all
+    fusion_weight: float | None = None  # fuse: a fixed w instead of fitting it on dev
     llm: LLMConfig = field(default_factory=LLMConfig)
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.protocol not in PROTOCOLS:
             raise ConfigError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {self.protocol!r}")
         if self.uncertainty not in UNCERTAINTY_METHODS:
@@ -134,6 +165,10 @@ class LinkConfig:
                 raise ConfigError(f"threshold must be a number or 'auto', not {self.threshold!r}") from None
         if self.threshold == "auto" and not self.dev_predictions:
             raise ConfigError("--threshold auto needs --dev-predictions DEV.jsonl (dev predictions with gold) to tune on")
+        if self.types is not None and not self.types.strip():  # its type was checked by check_fields
+            raise ConfigError("types must be the path of a types file (TOML/YAML/JSON), not an empty string")
+        if self.types_partial and self.types is None:
+            raise ConfigError("--types-partial needs --types FILE (the definitions it completes)")
         if self.shots < 0:
             raise ConfigError("shots must be >= 0")
         if self.shots > 0 and not self.demos_from:
@@ -144,6 +179,16 @@ class LinkConfig:
             raise ConfigError("max_calls must be >= 0")
         if self.tune_max_calls is not None and self.tune_max_calls < 0:
             raise ConfigError("tune_max_calls must be >= 0")
+        if self.tune_sample not in TUNE_SAMPLES:
+            raise ConfigError(f"tune_sample must be one of {', '.join(TUNE_SAMPLES)}, not {self.tune_sample!r}")
+        if self.bootstrap_resamples < 1:
+            raise ConfigError("bootstrap_resamples must be at least 1")
+        if self.decision not in DECISIONS:
+            raise ConfigError(f"decision must be one of {', '.join(DECISIONS)}, not {self.decision!r}")
+        if self.options_k is not None and self.options_k < 1:
+            raise ConfigError("options_k must be at least 1 (the local model's top label is always offered)")
+        if self.fusion_weight is not None and not 0.0 <= self.fusion_weight <= 1.0:
+            raise ConfigError("fusion_weight is between 0 (local model only) and 1 (LLM only)")
 
     @property
     def tau(self) -> float | None:

@@ -134,6 +134,34 @@ class DemoBank:
                             self.sentences[d.sentence].surface(d.entity), d.option) for d in demos]
 
 
+# The share of the evaluated sentences another file may hold before it is refused as a leak. Not 0: real
+# splits share boilerplate (CoNLL-2003 test shares 50 of its 3,453 sentences with dev and 126 with train,
+# e.g. "SOCCER - ENGLISH LEAGUE STANDINGS ."), and refusing those would refuse the standard files. A
+# user error (the test file passed as dev, a pool that contains the test set) shares nearly all of them.
+SHARED_TOLERANCE = 0.10
+
+
+def shared_sentences(pool: list[Sentence], evaluated: list[Sentence]) -> int:
+    """How many evaluated sentences (counted with repeats) also occur in ``pool``, by token tuple."""
+    held = {tuple(s.tokens) for s in pool}
+    return sum(tuple(s.tokens) in held for s in evaluated)
+
+
+def refuse_leak(pool: list[Sentence], evaluated: list[Sentence], flag: str, source: str) -> dict:
+    """Refuse ``pool`` (dev predictions, demonstrations) if it holds the evaluated sentences; else the
+    overlap found, for the run record.
+
+    Runs before any LLM call: tuning on, or showing the LLM, the very sentences being scored would make
+    the score a leak, whatever the protocol says.
+    """
+    n = shared_sentences(pool, evaluated)
+    if n > SHARED_TOLERANCE * len(evaluated):
+        raise DataError(f"{flag} {source} holds {n} of the {len(evaluated)} evaluated sentences (same tokens); "
+                        f"it must not contain the sentences being linked (more than {SHARED_TOLERANCE:.0%} shared "
+                        "is refused) — pass a dev or train file, not the test file")
+    return {"file": str(source), "shared_sentences": n, "evaluated_sentences": len(evaluated)}
+
+
 def load_bank(path: str, schema: Schema, k: int, seed: int, retrieve: bool) -> DemoBank:
     """Read a demonstration file (any format the readers know, or a dataset name: its train split)."""
     from linkner.data.registry import load

@@ -4,6 +4,12 @@ Answers are constrained by a grammar generated from the answer's JSON schema (an
 so the model cannot reply off-schema. llama-cpp-python keeps the KV cache of the previous prompt and
 reuses its longest common prefix, which is why prompts put the fixed type definitions first. One model
 instance is not thread-safe, so this backend runs one request at a time.
+
+Multiple-choice requests (``request.choices``, for fusion) are not generated at all: the chat-templated
+prompt is evaluated and the logits of its *last position* give the probability of each option letter
+(softmax over the letters). This needs no ``logits_all=True`` (which would keep the logits of every
+prompt token), and the tokens shared with the previous prompt (the system message with every option and
+definition) stay in the KV cache, so only the question's suffix is evaluated.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ class LlamaCppBackend:
         self.path, self.identity = resolve_gguf(cfg.model)
         self._llm = None
         self._lock = threading.Lock()
+        self._formatter = None  # chat template, for multiple-choice scoring
+        self._keys: dict[str, list[int]] = {}
 
     def health_check(self) -> None:
         """Import the binding and load the model (a broken build or file fails here, in seconds)."""
@@ -53,6 +61,8 @@ class LlamaCppBackend:
     def complete(self, request: LinkRequest) -> Completion:
         if self._llm is None:
             self.health_check()
+        if request.choices:
+            return self._score(request)
         kwargs = {"messages": request.chat(), "temperature": self.cfg.temperature, "max_tokens": self.cfg.max_tokens,
                   "seed": self.cfg.seed}
         if self.cfg.structured != "off":
@@ -67,6 +77,77 @@ class LlamaCppBackend:
         usage = out.get("usage") or {}
         return Completion(out["choices"][0]["message"]["content"] or "", seconds,
                           usage.get("prompt_tokens"), usage.get("completion_tokens"))
+
+    # --- multiple choice: one forward pass, last-position logits -----------------------------------
+
+    def _prompt_tokens(self, messages: list[dict]) -> list[int]:
+        """The chat-templated prompt as tokens, as ``create_chat_completion`` would build it."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        llm = self._llm
+        if self._formatter is None:
+            template = llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise LLMError(f"{self.path.name} has no chat template, so its options cannot be scored; "
+                               "use --decision replace")
+            text = llm._model.token_get_text
+            eos, bos = llm.token_eos(), llm.token_bos()
+            self._formatter = Jinja2ChatFormatter(template=template, eos_token=text(eos) if eos != -1 else "",
+                                                  bos_token=text(bos) if bos != -1 else "")
+        prompt = self._formatter(messages=messages).prompt
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+        bos = llm.token_bos()
+        if llm._model.add_bos_token() and bos != -1 and tokens[:1] != [bos]:
+            tokens = [bos, *tokens]
+        return tokens
+
+    def _key_tokens(self, key: str) -> list[int]:
+        """Token ids that start an answer ``key``: the bare letter and the letter after a space."""
+        if key not in self._keys:
+            ids = set()
+            for text in (key, " " + key):
+                toks = self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+                if len(toks) == 1:
+                    ids.add(toks[0])
+            if not ids:
+                raise LLMError(f"option key {key!r} is not a single token for {self.path.name}; use --decision replace")
+            self._keys[key] = sorted(ids)
+        return self._keys[key]
+
+    def _score(self, request: LinkRequest) -> Completion:
+        import numpy as np
+
+        llm = self._llm
+        with self._lock:
+            tokens = self._prompt_tokens(request.chat())
+            if len(tokens) >= llm.n_ctx():
+                raise LLMError(f"llama.cpp: the prompt has {len(tokens)} tokens, more than n_ctx={llm.n_ctx()} (raise --n-ctx?)")
+            ids = [self._key_tokens(k) for k in request.choices]
+            t0 = time.perf_counter()
+            keep = 0
+            for a, b in zip(llm._input_ids.tolist(), tokens):
+                if a != b:
+                    break
+                keep += 1
+            keep = min(keep, len(tokens) - 1)  # at least one token is evaluated, so its logits are fresh
+            if keep and not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+                keep = 0  # this model's cache cannot be cut; start over
+            if not keep:
+                llm.reset()
+            llm.n_tokens = keep
+            llm.eval(tokens[keep:])
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits_ith(-1), shape=(llm.n_vocab(),)).astype(np.float64)
+            seconds = time.perf_counter() - t0
+        top = float(logits.max())
+        full = float(np.log(np.exp(logits - top).sum())) + top
+        per_key = [float(np.log(np.exp(logits[i] - top).sum())) + top for i in ids]
+        best = max(per_key)
+        z = sum(np.exp(v - best) for v in per_key)
+        probs = {k: float(np.exp(v - best) / z) for k, v in zip(request.choices, per_key)}
+        mass = float(sum(np.exp(v - full) for v in per_key))
+        answer = max(probs, key=probs.get)
+        return Completion(answer, seconds, len(tokens), 0, {"reused_tokens": keep, "choice_mass": round(mass, 6)},
+                          option_probs=probs)
 
     def close(self) -> None:
         if self._llm is not None:

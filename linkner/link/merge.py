@@ -1,7 +1,8 @@
 """Merge the LLM's decisions into the local predictions, and score the result.
 
-Merge rule: a routed entity takes the LLM's label; "not an entity" removes it; an unparseable answer
-or a failed request keeps the local label (and is counted). Boundaries always come from the local
+Merge rule: a routed entity takes the decided label (replace mode: the LLM's answer; fuse mode: the
+argmax of the pooled local and LLM probabilities, :mod:`linkner.link.fusion`); "not an entity" removes
+it; an unparseable answer or a failed request keeps the local label (and is counted). Boundaries always come from the local
 model: the LLM only re-types or rejects.
 
 Two scoring protocols, recorded in every result:
@@ -25,6 +26,7 @@ from linkner.link.routing import DECODED, Item
 from linkner.metrics import score_entity_sets
 
 LOCAL, LLM, REJECTED, KEPT_UNPARSED, KEPT_ERROR = "local", "llm", "llm_rejected", "local_unparsed", "local_error"
+FUSED = "fused"  # fuse mode: the label is the argmax of the pooled local and LLM probabilities
 NOT_ROUTED = Decision("not_routed")
 Span = tuple[int, int, str]
 
@@ -32,6 +34,8 @@ Span = tuple[int, int, str]
 def outcome(item: Item, decision: Decision) -> tuple[str | None, str, str | None]:
     """``(final label or None if removed, source, llm label)`` of one item."""
     local = item.entity.label if item.entity.label != "O" else None
+    if decision.detail is not None and decision.kind in (LABEL, REJECT):  # fused: llm label = the LLM's own choice
+        return decision.label, (FUSED if decision.kind == LABEL else REJECTED), decision.detail.llm_answer
     if decision.kind == LABEL:
         return decision.label, LLM, decision.label
     if decision.kind == REJECT:
@@ -55,6 +59,8 @@ def merge(sentences: list[Sentence], items: list[Item], decisions: list[Decision
                  "routed": d is not NOT_ROUTED, "source": source}
         if item.origin != DECODED:
             extra["origin"] = item.origin
+        if d.detail is not None:  # fuse: the option probabilities behind the decision
+            extra["fusion"] = d.detail.record()
         if label is None:
             if source == REJECTED:
                 rejected[item.sentence].append({"start": e.start, "end": e.end, "label": e.label, **extra})
@@ -136,12 +142,18 @@ def llm_accuracy(items: list[Item], decisions: list[Decision], gold: list[set[Sp
         c["answered"] += answered
         c["fixed"] += answered and llm_ok and not local_ok
         c["broken"] += answered and local_ok and not llm_ok
+        if d.detail is not None:  # fuse: how the LLM alone (its own argmax, w = 1) would have done
+            c["fused"] += 1
+            c["llm_alone_correct"] += d.detail.llm_answer == g
         confusion[g][d.label if d.kind == LABEL else ("O" if d.kind == REJECT else d.kind)] += 1
 
     def summary(c: Counter) -> dict:
         n = c["n"]
-        return {"n": n, "answered": c["answered"], "llm_accuracy": c["llm_correct"] / n if n else None,
-                "local_accuracy": c["local_correct"] / n if n else None, "fixed": c["fixed"], "broken": c["broken"]}
+        out = {"n": n, "answered": c["answered"], "llm_accuracy": c["llm_correct"] / n if n else None,
+               "local_accuracy": c["local_correct"] / n if n else None, "fixed": c["fixed"], "broken": c["broken"]}
+        if c["fused"]:  # fuse mode: llm_accuracy is the fused decision's; this is the LLM's own answer's
+            out["llm_alone_accuracy"] = c["llm_alone_correct"] / n
+        return out
 
     total = sum(per.values(), Counter())
     return {"micro": summary(total), "per_type": {g: summary(c) for g, c in sorted(per.items())},

@@ -7,6 +7,12 @@ timeouts (field notes §5.2): ``/api/tags`` within ``connect_timeout_s`` (server
 seconds), then ``/api/show`` (model missing → "ollama pull MODEL"), then an empty chat that loads the
 model within ``load_timeout_s`` (a cold load can take a minute; a short per-request timeout would
 abort it).
+
+The ``ollama`` client decodes and validates every reply itself (pydantic models), so a reply that is not
+Ollama's JSON surfaces as a ``ValueError`` (``JSONDecodeError``, ``UnicodeDecodeError``, pydantic's
+``ValidationError``) or a ``TypeError`` (a JSON list where an object belongs). :meth:`_call` is the one
+place where those become a :class:`MalformedResponse` (a chat request: retried, then counted) and
+:meth:`health_check` turns them into one :class:`LLMError` message.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from __future__ import annotations
 import time
 
 from linkner.errors import LLMError
-from linkner.link.backend import Completion, LinkRequest, TransientLLMError
+from linkner.link.backend import Completion, LinkRequest, MalformedResponse, TransientLLMError
 from linkner.link.config import LLMConfig
 
 
@@ -39,18 +45,33 @@ class OllamaBackend:
         return LLMError(f"no Ollama server answers at {self.host} ({type(exc).__name__}); start it with `ollama serve`, "
                         "or point --host / OLLAMA_HOST at a running one")
 
+    def _call(self, endpoint: str, fn):
+        """Run one client call; a reply the client cannot decode becomes a :class:`MalformedResponse`."""
+        try:
+            return fn()
+        except (ValueError, TypeError) as exc:
+            why = ": ".join(str(exc).splitlines()[:2])[:160]  # pydantic: "1 validation error for X" + the field
+            raise MalformedResponse(f"{self.host}{endpoint} answered with something that is not Ollama's JSON "
+                                    f"({type(exc).__name__}: {why})") from None
+
     def health_check(self) -> None:
+        try:
+            self._check()
+        except MalformedResponse as exc:  # garbage at start-up is not worth retrying: say so once
+            raise LLMError(f"{exc}; is {self.host} an Ollama server?") from None
+
+    def _check(self) -> None:
         o, httpx = self._ollama, self._httpx
         quick = o.Client(host=self.host, timeout=self.cfg.connect_timeout_s)
         try:
-            tags = quick.list()
+            tags = self._call("/api/tags", quick.list)
         except (ConnectionError, httpx.HTTPError) as exc:
             raise self._down(exc) from None
         except o.ResponseError as exc:
             raise LLMError(f"{self.host}/api/tags failed (HTTP {exc.status_code}: {exc.error}); is this an Ollama server?") from None
         names = {m.model for m in tags.models if m.model}
         try:
-            quick.show(self.cfg.model)
+            self._call("/api/show", lambda: quick.show(self.cfg.model))
         except o.ResponseError as exc:
             if exc.status_code == 404:
                 have = f"; it has: {', '.join(sorted(names))}" if names else ""
@@ -64,7 +85,7 @@ class OllamaBackend:
             self.identity = f"{self.cfg.model}@{digest[:16]}"
         loader = o.Client(host=self.host, timeout=httpx.Timeout(self.cfg.load_timeout_s, connect=self.cfg.connect_timeout_s))
         try:
-            loader.chat(model=self.cfg.model, messages=[], keep_alive=self.cfg.keep_alive)  # loads the model
+            self._call("/api/chat", lambda: loader.chat(model=self.cfg.model, messages=[], keep_alive=self.cfg.keep_alive))
         except (ConnectionError, httpx.HTTPError, o.ResponseError) as exc:
             raise LLMError(f"Ollama at {self.host} could not load {self.cfg.model} within {self.cfg.load_timeout_s:.0f} s: {exc}") from None
 
@@ -75,15 +96,17 @@ class OllamaBackend:
         fmt = None if self.cfg.structured == "off" else request.schema()
         t0 = time.perf_counter()
         try:
-            resp = self.client.chat(model=self.cfg.model, messages=request.chat(), format=fmt, options=options,
-                                    keep_alive=self.cfg.keep_alive)
+            resp = self._call("/api/chat", lambda: self.client.chat(
+                model=self.cfg.model, messages=request.chat(), format=fmt, options=options, keep_alive=self.cfg.keep_alive))
         except (ConnectionError, httpx.TransportError) as exc:
             raise TransientLLMError(f"{self.host}: {type(exc).__name__}: {exc}") from None
         except o.ResponseError as exc:
             if exc.status_code == 429 or exc.status_code >= 500:
                 raise TransientLLMError(f"{self.host}: HTTP {exc.status_code}: {exc.error}") from None
             raise LLMError(f"{self.host} refused the request (HTTP {exc.status_code}): {exc.error}") from None
-        return Completion(resp.message.content or "", time.perf_counter() - t0, resp.prompt_eval_count, resp.eval_count)
+        if not isinstance(resp.message.content, str):
+            raise MalformedResponse(f"{self.host}/api/chat answered without a message text")
+        return Completion(resp.message.content, time.perf_counter() - t0, resp.prompt_eval_count, resp.eval_count)
 
     def close(self) -> None:
         self.client._client.close()

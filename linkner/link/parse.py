@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from linkner.link.prompts import NONE_OPTION, Schema
 
@@ -29,10 +30,15 @@ _NEGATED = re.compile(r"\bnot (?:an? |the )?[\w\-]+", re.I)
 
 @dataclass(frozen=True)
 class Decision:
-    """What the reply means: ``kind`` is LABEL (then ``label`` is set), REJECT or UNPARSED."""
+    """What the reply means: ``kind`` is LABEL (then ``label`` is set), REJECT or UNPARSED.
+
+    ``detail`` is set by fusion (a :class:`linkner.link.fusion.Choice`: the option probabilities behind
+    the decision); it takes no part in equality or hashing, so decisions compare as before.
+    """
 
     kind: str
     label: str | None = None
+    detail: Any = field(default=None, compare=False)
 
 
 def _norm(text: str) -> str:

@@ -7,7 +7,9 @@ sentence with the span marked, the question). The sentence is fenced by ``<sente
 answer is a constrained JSON enum, so text inside a sentence cannot change the task.
 
 The definitions are written for this project (the original's wording is not reused). Each type also
-lists synonyms that :mod:`linkner.link.parse` accepts in free-text answers.
+lists synonyms that :mod:`linkner.link.parse` accepts in free-text answers. A user's own labels get their
+definitions from a types file (:mod:`linkner.link.types_file`), which may add examples and
+counter-examples; the built-in schemas have none, so their prompts (and cached answers) are unchanged.
 """
 
 from __future__ import annotations
@@ -29,6 +31,23 @@ class TypeInfo:
     option: str
     description: str
     synonyms: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    counter_examples: tuple[str, ...] = ()
+
+    def definition(self) -> str:
+        """One compact prompt line: description, then examples and counter-examples when there are any.
+
+        Examples are separated by ``;`` rather than quoted, so a counter-example may carry its reason in
+        parentheses ("Parliament (an institution, not a party)") and still read naturally.
+        """
+        text = self.description.strip()
+        if self.examples or self.counter_examples:
+            text = text if text[-1:] in ".!?" else text + "."
+        if self.examples:
+            text += " Examples: " + "; ".join(self.examples) + "."
+        if self.counter_examples:
+            text += " Not this type: " + "; ".join(self.counter_examples) + "."
+        return text
 
 
 @dataclass(frozen=True)
@@ -134,11 +153,19 @@ SCHEMAS: dict[str, Schema] = {
 }
 
 
+def option_word(label: str) -> str:
+    """The answer word derived from a label name (``creative_work`` → ``creative work``)."""
+    return label.lower().replace("_", " ").replace("-", " ")
+
+
+def generic_type(label: str) -> TypeInfo:
+    """What the LLM gets for a label nobody described: its name, and nothing else."""
+    return TypeInfo(label, option_word(label), f"an entity of the type called \"{label}\".")
+
+
 def generic_schema(labels: list[str]) -> Schema:
     """A schema for an unknown dataset, built from its label names alone."""
-    types = tuple(TypeInfo(lab, lab.lower().replace("_", " ").replace("-", " "),
-                           f"an entity of the type called \"{lab}\".") for lab in sorted(labels))
-    return Schema("generic", "", types)
+    return Schema("generic", "", tuple(generic_type(lab) for lab in sorted(labels)))
 
 
 def resolve_schema(dataset: str | None, labels: list[str]) -> Schema:
@@ -206,7 +233,7 @@ def system_message(schema: Schema, fixed_demos: list[str]) -> str:
         lines.append(schema.source_note)
     lines.append("")
     lines.append("Types:")
-    lines.extend(f"- {t.option}: {t.description}" for t in schema.types)
+    lines.extend(f"- {t.option}: {t.definition()}" for t in schema.types)
     lines.append(f"- {NONE_OPTION}: the span is not a named entity of the types above.")
     lines.append("")
     lines.append('Reply with JSON only: {"type": "<one of: ' + ", ".join(schema.options) + '>"}.')

@@ -46,7 +46,11 @@ def save_checkpoint(path: str | Path, model: Any, tokenizer: Any, run: RunConfig
 
 
 def write_temperature(path: str | Path, temperature: float) -> None:
-    (Path(path) / "calibration.json").write_text(json.dumps({"temperature": float(temperature)}) + "\n", encoding="utf-8")
+    """Store a fitted temperature; written whole or not at all (a torn file would break every later load)."""
+    from linkner.outputs import atomic_output
+
+    with atomic_output(Path(path) / "calibration.json") as tmp:
+        tmp.write_text(json.dumps({"temperature": float(temperature)}) + "\n", encoding="utf-8")
 
 
 def read_json(path: Path, what: str) -> Any:
@@ -56,6 +60,39 @@ def read_json(path: Path, what: str) -> Any:
         raise ModelError(f"{path.parent} is not a LinkNER checkpoint: {path.name} ({what}) is missing") from None
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelError(f"checkpoint file {path} is unreadable ({exc})") from None
+
+
+def checkpoint_labels(path: str | Path) -> list[str]:
+    """The label schema of a checkpoint ("O" first), read without loading the model: cheap enough to
+    compare with the data before any weights are touched."""
+    root = Path(path)
+    if not root.is_dir():
+        raise ModelError(f"checkpoint {root} is not a folder (expected a folder written by 'linkner train')")
+    labels = read_json(root / "labels.json", "the label schema")
+    if (not isinstance(labels, list) or not labels or labels[0] != "O"
+            or not all(isinstance(x, str) and x for x in labels) or len(set(labels)) != len(labels)):
+        raise ModelError(f"{root / 'labels.json'} must be a list of distinct label names starting with 'O'")
+    return labels
+
+
+def _check_shapes(root: Path, model: Any, state: dict, labels: list[str]) -> None:
+    """Weights whose shapes differ from the model built from config.json and labels.json: a ModelError
+    that says which file disagrees (torch's own error is a multi-line RuntimeError)."""
+    expected = model.state_dict()
+    wrong = [(k, tuple(v.shape), tuple(expected[k].shape)) for k, v in state.items()
+             if k in expected and tuple(v.shape) != tuple(expected[k].shape)]
+    if not wrong:
+        return
+    for key, got, want in wrong:
+        # the head's output layer has one row per label: a mismatch there is labels.json disagreeing
+        if key.startswith("head.") and len(want) >= 1 and want[0] == len(labels) and got[0] != len(labels):
+            raise ModelError(
+                f"{root / 'labels.json'} lists {len(labels)} labels (O included) but the weights in "
+                f"{root / WEIGHTS} were trained for {got[0]}; the checkpoint's files do not belong together"
+            )
+    key, got, want = wrong[0]
+    raise ModelError(f"{root / WEIGHTS} does not fit {root / 'config.json'}: {key} has shape {list(got)}, "
+                     f"the config gives {list(want)} ({len(wrong)} tensor(s) differ)")
 
 
 def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[Any, Any, RunConfig, list[str], float]:
@@ -70,9 +107,7 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[Any, Any, Ru
     if not root.is_dir():
         raise ModelError(f"checkpoint {root} is not a folder (expected a folder written by 'linkner train')")
     run = from_dict(RunConfig, read_json(root / "config.json", "the run configuration"), str(root / "config.json"))
-    labels = read_json(root / "labels.json", "the label schema")
-    if not isinstance(labels, list) or not labels or labels[0] != "O":
-        raise ModelError(f"{root / 'labels.json'} must be a list of labels starting with 'O'")
+    labels = checkpoint_labels(root)
     if not (root / WEIGHTS).is_file():
         raise ModelError(f"{root} is not a LinkNER checkpoint: {WEIGHTS} is missing")
     enc_dir = root / "encoder"
@@ -88,6 +123,7 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[Any, Any, Ru
         state = load_file(str(root / WEIGHTS))
     except Exception as exc:  # safetensors raises its own error types for corrupt files
         raise ModelError(f"{root / WEIGHTS} is unreadable ({exc})") from None
+    _check_shapes(root, model, state, labels)
     missing, unexpected = model.load_state_dict(state, strict=False)
     # Buffers such as position_ids may legitimately be absent; real parameters may not.
     missing = [m for m in missing if not m.endswith(("position_ids", "token_type_ids"))]
@@ -97,6 +133,10 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[Any, Any, Ru
         )
     temperature = 1.0
     if (root / "calibration.json").is_file():
-        temperature = float(read_json(root / "calibration.json", "the calibration").get("temperature", 1.0))
+        cal = read_json(root / "calibration.json", "the calibration")
+        t = cal.get("temperature", 1.0) if isinstance(cal, dict) else None
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not t > 0:
+            raise ModelError(f"{root / 'calibration.json'} must hold {{\"temperature\": a positive number}}")
+        temperature = float(t)
     model.to(torch.device(device)).eval()
     return model, tokenizer, run, labels, temperature

@@ -127,6 +127,9 @@ def link_record(path: Path, root: Path) -> dict | None:
         "max_routed": cfg.get("max_routed"), "max_calls": cfg.get("max_calls"),
         "items": routing.get("items"), "routed": routing.get("routed"), "routed_fraction": routing.get("routed_fraction"),
         "local_f1": _f1(scores, "local"), "linkner_f1": _f1(scores, "linkner"), "delta_f1": scores.get("delta_f1"),
+        # paired bootstrap over test sentences (None in runs made before it was recorded)
+        "delta_f1_ci95": scores.get("delta_f1_ci95"), "fixed": scores.get("fixed"), "broken": scores.get("broken"),
+        "route_none": bool(thr.get("route_none")),
         "paper_local_f1": ((scores.get("paper") or {}).get("local") or {}).get("f1"),
         "paper_linkner_f1": ((scores.get("paper") or {}).get("linkner") or {}).get("f1"),
         "llm_accuracy": on_routed.get("llm_accuracy"), "local_accuracy_on_routed": on_routed.get("local_accuracy"),

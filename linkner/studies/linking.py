@@ -53,9 +53,13 @@ def threshold(root: str | Path) -> dict:
     for r in _longest_dev_curves(link_runs(root)):
         t = r["tuning"]
         n = t.get("dev_items") or 0
-        curve = [{"tau": c["tau"], "routed": c["routed"], "routed_fraction": c["routed"] / n if n else 0.0, "f1": c["f1"]}
+        # newer runs record each cut's routed share of the dev sample (and its ΔF1 interval) themselves
+        curve = [{"tau": c["tau"], "routed": c["routed"], "f1": c["f1"], "ci95": c.get("ci95"),
+                  "routed_fraction": c["routed_fraction"] if "routed_fraction" in c else (c["routed"] / n if n else 0.0)}
                  for c in t["curve"]]
-        cap = t.get("dev_cap")
+        # the most a dev cut may route under the test budget: newer runs record it (cut_cap; their dev_cap is
+        # the dev sample's LLM calls), older ones asked exactly that many dev entities (dev_cap)
+        cap = t["cut_cap"] if "cut_cap" in t else t.get("dev_cap")
         budget = None
         if cap is not None:
             last = max((c for c in curve if c["routed"] <= cap), key=lambda c: c["routed"], default=None)
@@ -64,7 +68,10 @@ def threshold(root: str | Path) -> dict:
         out.append({
             "key": r["key"], "system": r["system"], "evalset": r["evalset"], "protocol": r["protocol"], "llm": r["llm"],
             "uncertainty": r["uncertainty"], "dev_items": n, "curve": curve,
-            "tuned": {"tau": t.get("tau"), "f1": t.get("dev_f1"), "routed_fraction": (t.get("dev_routed") or 0) / n if n else 0.0},
+            "tuned": {"tau": t.get("tau"), "f1": t.get("dev_f1"), "route_none": bool(t.get("route_none")),
+                      "delta_f1_ci95": t.get("dev_delta_f1_ci95"),
+                      "routed_fraction": t["dev_routed_fraction"] if "dev_routed_fraction" in t
+                      else ((t.get("dev_routed") or 0) / n if n else 0.0)},
             "dev_local_f1": t.get("dev_local_f1"), "budget": budget,
             "test": {"tau": r["tau"], "local_f1": r["local_f1"], "linkner_f1": r["linkner_f1"], "routed_fraction": r["routed_fraction"]},
         })
@@ -73,12 +80,18 @@ def threshold(root: str | Path) -> dict:
 
 
 def linking(root: str | Path) -> dict:
-    """Local vs LinkNER F1 of every zero-shot run; the paper protocol also reports the original counts."""
+    """Local vs LinkNER F1 of every zero-shot run, with ΔF1's 95 % paired-bootstrap interval over test
+    sentences and the entities fixed/broken; the paper protocol also reports the original counts.
+
+    Runs made before the bootstrap was recorded have ``null`` interval and counts (shown as "–"); their
+    interval cannot be recomputed, since only their metrics.json is committed.
+    """
     rows = []
     for r in _main_runs(link_runs(root)):
-        rows.append({k: r[k] for k in ("key", "system", "model", "evalset", "protocol", "llm", "uncertainty", "tau", "items",
-                                       "routed", "routed_fraction", "local_f1", "linkner_f1", "delta_f1", "paper_local_f1",
-                                       "paper_linkner_f1", "llm_accuracy", "local_accuracy_on_routed", "max_routed", "max_calls")})
+        rows.append({k: r[k] for k in ("key", "system", "model", "evalset", "protocol", "llm", "uncertainty", "tau", "route_none",
+                                       "items", "routed", "routed_fraction", "local_f1", "linkner_f1", "delta_f1",
+                                       "delta_f1_ci95", "fixed", "broken", "paper_local_f1", "paper_linkner_f1",
+                                       "llm_accuracy", "local_accuracy_on_routed", "max_routed", "max_calls")})
     rows.sort(key=lambda x: (eval_rank(x["evalset"]), x["system"], x["protocol"], x["llm"]))
     return {"rows": rows, "missing": _not_run(rows)}
 

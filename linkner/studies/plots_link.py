@@ -61,31 +61,67 @@ def threshold(numbers: dict) -> tuple[plt.Figure, dict]:
 
 
 def linking(numbers: dict) -> tuple[plt.Figure, dict]:
-    """Local vs LinkNER per test set and system; honest protocol left, the paper's counts right."""
+    """ΔF1 (LinkNER − local, F1 points) per test set and system with its 95 % paired-bootstrap interval;
+    honest protocol left, paper protocol right.
+
+    A difference is what linking is about, so it is drawn around a zero line instead of as two absolute
+    bars on a 0–100 axis (where ±0.5 points is invisible). Both panels plot the bootstrapped ΔF1 of the
+    outputs scored honestly (the only per-sentence score there is); the paper panel adds the paper's own
+    count-based Δ as crosses. Runs made before intervals were recorded are hollow points without bars.
+    """
     _theme()
-    fig, axes = plt.subplots(1, 2, figsize=(14, 4.8), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.2))
     rows = numbers.get("rows", [])
     plotted = {}
     for ax, proto in zip(axes, ("honest", "paper")):
         sub = [r for r in rows if r["protocol"] == proto]
         groups = sorted({(r["evalset"], r["system"]) for r in sub}, key=lambda g: (_rank(g[0]), g[1]))
         llms = sorted({r["llm"] for r in sub})
-        lk, kk = ("local_f1", "linkner_f1") if proto == "honest" else ("paper_local_f1", "paper_linkner_f1")
-
-        def get(g, llm, key, sub=sub):
-            return next((_pct(r[key]) for r in sub if (r["evalset"], r["system"]) == g and (llm is None or r["llm"] == llm)), None)
-
-        series = {"local": [get(g, None, lk) for g in groups]}
-        for llm in llms:
-            series[f"LinkNER ({llm})"] = [get(g, llm, kk) for g in groups]
-        labels = [f"{ev}\n{_model(s)}" for ev, s in groups]
-        if groups:
-            _bars(ax, labels, series)
-        else:
+        out = {"groups": [list(g) for g in groups]}
+        if not groups:
             _empty(ax, f"zero-shot {proto}-protocol link runs")
+        width = 0.8 / max(1, len(llms))
+        no_ci_marked = False
+        for j, llm in enumerate(llms):
+            color = sns.color_palette("deep")[j % 10]
+            pts, labelled = [], set()
+
+            def label(kind: str, text: str, labelled: set = labelled) -> str | None:  # one legend entry per kind and LLM
+                if kind in labelled:
+                    return None
+                labelled.add(kind)
+                return text
+
+            for i, g in enumerate(groups):
+                r = next((r for r in sub if (r["evalset"], r["system"]) == g and r["llm"] == llm), None)
+                if r is None or r.get("delta_f1") is None:
+                    pts.append(None)
+                    continue
+                x, d, ci = i - 0.4 + width * (j + 0.5), 100 * r["delta_f1"], r.get("delta_f1_ci95")
+                if ci:
+                    ax.errorbar([x], [d], yerr=[[d - 100 * ci[0]], [100 * ci[1] - d]], fmt="o", color=color, capsize=3,
+                                ms=5, label=label("ci", f"{llm}: ΔF1, 95 % CI"))
+                else:
+                    ax.plot([x], [d], marker="o", mfc="none", color=color, ls="none", ms=6,
+                            label=None if no_ci_marked else "no CI recorded (older run)")
+                    no_ci_marked = True
+                paper_d = None
+                if proto == "paper" and r.get("paper_linkner_f1") is not None and r.get("paper_local_f1") is not None:
+                    paper_d = 100 * (r["paper_linkner_f1"] - r["paper_local_f1"])
+                    ax.plot([x], [paper_d], marker="x", color=color, ls="none", ms=6, label=label("paper", f"{llm}: paper counts' Δ"))
+                pts.append({"x": round(x, 4), "delta": d, "ci95": [100 * ci[0], 100 * ci[1]] if ci else None,
+                            "paper_delta": paper_d})
+            out[llm] = pts
+        ax.axhline(0, color="black", lw=0.9)
+        if groups:
+            ax.set_xticks(range(len(groups)), [f"{ev}\n{_model(s)}" for ev, s in groups], rotation=35, ha="right",
+                          rotation_mode="anchor", fontsize=7)
+            ax.set_xlim(-0.6, len(groups) - 0.4)
+            ax.legend(fontsize=7, loc="best")
+        ax.set_ylabel("ΔF1, LinkNER − local (F1 points)")
         ax.set_title("Honest protocol (gold never routed; seqeval F1)" if proto == "honest"
-                     else "Paper protocol (original link_metrics counts)")
-        plotted[proto] = {"groups": [list(g) for g in groups], **series}
+                     else "Paper protocol (outputs scored honestly; × = original link_metrics counts)")
+        plotted[proto] = out
     fig.tight_layout()
     return fig, plotted
 

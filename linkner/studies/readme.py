@@ -14,10 +14,16 @@ from linkner.studies.linking import in_context
 from linkner.studies.local import local_models, uncertainty
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+SMALL_START, SMALL_END = "<!-- small-data:start -->", "<!-- small-data:end -->"
 
 
 def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.2f}"
+
+
+def _ci(ci: list[float] | None) -> str:
+    """A ΔF1 interval in F1 points, "[lo, hi]"; "–" where the run did not record one."""
+    return "–" if not ci else f"[{100 * ci[0]:+.2f}, {100 * ci[1]:+.2f}]"
 
 
 def _num(x: float | None, digits: int = 3) -> str:
@@ -68,7 +74,10 @@ def render(root: str | Path = "results") -> str:
         out += ["**Linking** (`results/link/*/*/metrics.json`; zero-shot, τ tuned on dev; budget = the most the test run may "
                 "route; dev calls = LLM calls spent tuning τ; honest = nothing gold reaches routing, prompts or merging; "
                 "paper = the original evaluation's counts in both F1 columns (gold spans the model predicted O are sent "
-                "too and rejections count as predictions; `linkner/link/merge.py`))", ""]
+                "too and rejections count as predictions; `linkner/link/merge.py`); 95 % CI = paired bootstrap over test "
+                "sentences (1,000 seeded resamples) of ΔF1 between the local and the linked output, both scored honestly "
+                "(for paper rows too), with the gold entities the linked output fixed/broke; – = a run made before "
+                "the interval was recorded)", ""]
         rows = []
         for r in runs:
             local_f1, linkner_f1, delta, paper = r["local_f1"], r["linkner_f1"], r["delta_f1"], ""
@@ -83,10 +92,13 @@ def render(root: str | Path = "results") -> str:
             rows.append([r["evalset"], MODEL_NAMES.get(r["model"], r["model"]), r["uncertainty"] or "–", r["protocol"], r["llm"],
                          budget, str((r["tuning"] or {}).get("dev_cap", "all")), f"{r['routed']}/{r['items']}",
                          _pct(local_f1), _pct(linkner_f1) + paper,
-                         _pct(delta), _pct(r["llm_accuracy"]), _pct(r["local_accuracy_on_routed"]),
+                         _pct(delta), _ci(r.get("delta_f1_ci95")),
+                         "–" if r.get("fixed") is None else f"{r['fixed']} / {r['broken']}",
+                         _pct(r["llm_accuracy"]), _pct(r["local_accuracy_on_routed"]),
                          _num(r["seconds_per_routed_entity"], 2)])
         out += _table(["test set", "local model", "uncertainty", "protocol", "LLM", "budget", "dev calls", "routed", "local F1",
-                       "LinkNER F1", "Δ F1", "LLM acc. on routed", "local acc. on routed", "s / routed entity"], rows)
+                       "LinkNER F1", "Δ F1", "Δ F1 95 % CI", "fixed / broken", "LLM acc. on routed", "local acc. on routed",
+                       "s / routed entity"], rows)
         out.append("")
     out += _in_context(root)
     out += _bench(root)
@@ -156,14 +168,45 @@ def _bench(root: Path) -> list[str]:
     return out
 
 
+def render_small_data(root: str | Path = "results") -> str:
+    """The small-data table (``results/small_data/summary.json``, written by ``linkner.studies.small_data``)."""
+    summary = read_numbers(Path(root) / "small_data" / "summary.json")
+    if not summary or not summary.get("rows"):
+        return "No small-data results are committed yet.\n"
+    cfg = summary.get("config") or {}
+    by = {(r["dataset"], r["train_sentences"], r["system"]): r for r in summary["rows"]}
+    rows = []
+    for ds, n in sorted({(r["dataset"], r["train_sentences"]) for r in summary["rows"]}, key=lambda k: (k[0] != "wnut17", k)):
+        lk, hf = by.get((ds, n, "linkner")), by.get((ds, n, "hf"))
+        delta = lk["test_f1"] - hf["test_f1"] if lk and hf else None
+        plan = (f"{lk['epochs_run']}/{lk['planned_epochs']} × {lk['steps_per_epoch']}, lr {lk['lr']:g} / {lk['head_lr']:g}"
+                if lk else "–")
+        rows.append([ds, f"{n:,}", _pct(lk and lk["test_f1"]), _pct(hf and hf["test_f1"]), _pct(delta),
+                     _pct(lk and lk["best_dev_f1"]), _pct(hf and hf["best_dev_f1"]), plan])
+    dev = cfg.get("dev_sentences")
+    out = [f"Test entity micro F1 % on the whole test split; seeded training subsets (seed {cfg.get('seed')}), early stopping "
+           f"on a seeded {'all' if dev is None else f'{dev:,}'}-sentence dev subset; {summary.get('seeds', 1)} seed per run, "
+           "no confidence interval (`results/small_data/*.json`)", ""]
+    out += _table(["dataset", "train sentences", "linkner train (E-NER, defaults)", "HF token classification", "Δ F1",
+                   "dev F1 linkner", "dev F1 HF", "linkner epochs run/planned × steps, lr enc / head"], rows)
+    return "\n".join(out) + "\n"
+
+
+def _replace_block(text: str, start: str, end: str, body: str) -> str:
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body}{end}{tail}"
+
+
 def write(readme: str | Path = "README.md", root: str | Path = "results") -> None:
     p = Path(readme)
     text = p.read_text(encoding="utf-8")
     if START not in text or END not in text:
         raise SystemExit(f"{p} has no {START} … {END} block")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    p.write_text(f"{head}{START}\n{render(root)}{END}{tail}", encoding="utf-8")
+    text = _replace_block(text, START, END, render(root))
+    if SMALL_START in text and SMALL_END in text:
+        text = _replace_block(text, SMALL_START, SMALL_END, render_small_data(root))
+    p.write_text(text, encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -58,10 +58,35 @@ SMOKE = Sizes(train_sentences=150, dev_sentences=30, test_sentences=30, link_dev
 FULL = Sizes()
 
 
+def smoke_train_set() -> str:
+    """The smoke profile's training set: ``conll03`` where every CoNLL set its systems are trained and
+    evaluated on is found, else ``wnut17``, which ships in ``data/``, so that the notebooks run on a
+    fresh clone. With ``LINKNER_STRICT_DATA=1`` (CI, where the data is provided) a missing CoNLL set is an
+    error instead, so the CoNLL smoke run cannot silently turn into the WNUT-17 one."""
+    from linkner.data.registry import STRICT_DATA_ENV, available, how_to_get, spec, strict_data
+    from linkner.errors import DataError
+
+    needed = {"conll03": None, **{ev: ("test",) for ev in EVALSETS["conll03"]}}
+    missing = [name for name, splits in needed.items() if not available(name, splits)]
+    if not missing:
+        return "conll03"
+    if strict_data():
+        name = missing[0]
+        split = next(sp for sp in (needed[name] or spec(name).splits) if not available(name, (sp,)))
+        raise DataError(f"smoke profile: {', '.join(missing)} not found and {STRICT_DATA_ENV} is set; {how_to_get(name, split)}")
+    return "wnut17"
+
+
+def smoke_profile() -> Sizes:
+    """:data:`SMOKE` (CoNLL systems) where CoNLL-2003 is here, else the same sizes on WNUT-17 systems."""
+    train = smoke_train_set()
+    return SMOKE if train == "conll03" else replace(SMOKE, systems=((train, "spanner"), (train, "ener")))
+
+
 def profile_paths(profile: str) -> tuple[Path, Path, Sizes]:
     """(results root, figures dir, sizes) of a notebook profile."""
     if profile == "smoke":
-        return Path("results/smoke"), Path("figures/smoke"), SMOKE
+        return Path("results/smoke"), Path("figures/smoke"), smoke_profile()
     if profile == "full":
         return Path("results"), Path("figures"), FULL
     raise ValueError(f"PROFILE must be 'smoke' or 'full', not {profile!r}")
@@ -175,15 +200,19 @@ class LinkSpec:
 
 
 def main_specs(sizes: Sizes) -> list[LinkSpec]:
-    """Zero-shot runs, τ tuned on dev: every system × test set × protocol (smoke: a few on CoNLL)."""
+    """Zero-shot runs, τ tuned on dev: every system × test set × protocol (smoke: a few on its train set)."""
     if sizes is SMOKE or sizes.test_sentences is not None:
-        return [LinkSpec("conll03", "ener", "conll03", "honest"), LinkSpec("conll03", "ener", "conll03", "paper"),
-                LinkSpec("conll03", "ener", "conll03-oov", "honest"), LinkSpec("conll03", "spanner", "conll03", "honest")]
+        t = sizes.systems[0][0]
+        shifted = [LinkSpec(t, "ener", "conll03-oov", "honest")] if t == "conll03" else []
+        return [LinkSpec(t, "ener", t, "honest"), LinkSpec(t, "ener", t, "paper"), *shifted, LinkSpec(t, "spanner", t, "honest")]
     return [LinkSpec(t, m, ev, p) for t, m in sizes.systems for ev in EVALSETS[t] for p in ("honest", "paper")]
 
 
-def icl_specs(sizes: Sizes, train: str = "conll03", model: str = "ener", evalset: str = "conll03") -> list[LinkSpec]:
-    """The in-context sweep: 0 shots, then k shots random and retrieved, on one fixed routed set."""
+def icl_specs(sizes: Sizes, train: str | None = None, model: str = "ener", evalset: str | None = None) -> list[LinkSpec]:
+    """The in-context sweep: 0 shots, then k shots random and retrieved, on one fixed routed set
+    (default: the first system's train set, tested on itself; CoNLL-2003 in the full profile)."""
+    train = train or sizes.systems[0][0]
+    evalset = evalset or train
     out = [LinkSpec(train, model, evalset, "honest", 0, False, True)]
     for k in sizes.shots:
         if k:

@@ -70,9 +70,17 @@ def threshold_table(numbers: dict) -> pd.DataFrame:
 
 def linking_table(numbers: dict) -> pd.DataFrame:
     cols = ["evalset", "system", "protocol", "llm", "uncertainty", "tau", "routed", "items", "local_f1", "linkner_f1", "delta_f1",
+            "delta_f1_ci95", "fixed", "broken",
             "paper_local_f1", "paper_linkner_f1", "llm_accuracy", "local_accuracy_on_routed"]
     rows = numbers.get("rows", [])
-    return pd.DataFrame([{c: r.get(c) for c in cols} for r in rows]).set_index(["evalset", "system", "protocol", "llm"]).round(4) \
+
+    def cell(r: dict, c: str):  # the bootstrap fields: "–" for runs made before they were recorded
+        v = r.get(c)
+        if c in ("delta_f1_ci95", "fixed", "broken") and v is None:
+            return "–"
+        return [round(x, 4) for x in v] if c == "delta_f1_ci95" else v
+
+    return pd.DataFrame([{c: cell(r, c) for c in cols} for r in rows]).set_index(["evalset", "system", "protocol", "llm"]).round(4) \
         if rows else pd.DataFrame()
 
 

@@ -1,0 +1,278 @@
+"""Multiple-choice questions for fusion: which options an entity gets, how they are asked, how an answer
+maps back to a label, and the local probabilities over the same options.
+
+Each routed entity is asked one multiple-choice question: its options are the local model's top-k
+labels for the span (from the entity's ``probs`` table written by ``linkner infer``) plus "not an
+entity". Every option has a one-letter key, so one generated token answers and its probability can be
+read from the first token's log-probabilities (:mod:`linkner.link.llamacpp`, :mod:`linkner.link.openai_chat`).
+
+Letters are *stable*: a label's letter is its position in the full schema (A = first type …, the last
+letter = not an entity) whatever k is, so the whole lettered list with definitions sits in the system
+message, identical for every question, and a backend's prefix cache keeps it evaluated once; the user
+message lists only the letters offered for this span. Demonstrations answer with letters too.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+
+from linkner.data.types import Entity, Sentence
+from linkner.errors import ConfigError
+from linkner.link.backend import LinkRequest
+from linkner.link.fusion import NONE
+from linkner.link.parse import LABEL, REJECT, _from_json, parse_answer
+from linkner.link.prompts import NONE_OPTION, Schema, marked_sentence, render_case
+
+KEYS = string.ascii_uppercase + string.ascii_lowercase
+_THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
+_LETTER = re.compile(r"^(?:(?:final answer|answer|option|the answer is)\s*[:=\-]?\s*)?\(?([A-Za-z])\)?(?:[.):,]|\s*$)", re.I)
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str  # one letter
+    label: str  # dataset label, or "O" for not an entity
+    text: str  # the option word shown to the LLM
+
+
+def lettered(schema: Schema) -> list[Option]:
+    """Every option of the schema with its stable letter (types in schema order, then not an entity)."""
+    n = len(schema.types) + 1
+    if n > len(KEYS):
+        raise ConfigError(f"--decision fuse asks with one letter per option, so at most {len(KEYS) - 1} labels; "
+                          f"this schema has {n - 1} (use --decision replace)")
+    opts = [Option(KEYS[i], t.label, t.option) for i, t in enumerate(schema.types)]
+    return opts + [Option(KEYS[len(schema.types)], NONE, NONE_OPTION)]
+
+
+def offered(schema: Schema, entity: Entity, k: int | None) -> list[Option]:
+    """The options for ``entity``: its top-k labels by local probability (all when ``k`` is None; ties in
+    schema order), plus not an entity, in letter order."""
+    opts = lettered(schema)
+    labels = opts[:-1]
+    if k is not None and k < len(labels):
+        probs = entity.extra.get("probs") or {}
+        if probs:
+            rank = sorted(range(len(labels)), key=lambda i: (-float(probs.get(labels[i].label, 0.0)), i))
+        else:  # no table: the local label first, the others in schema order
+            rank = sorted(range(len(labels)), key=lambda i: (labels[i].label != entity.label, i))
+        keep = set(rank[:k])
+        labels = [o for i, o in enumerate(labels) if i in keep]
+    return [*labels, opts[-1]]
+
+
+def local_distribution(entity: Entity, options: list[Option]) -> dict[str, float]:
+    """The local model's probabilities over the offered options, renormalised (key ``"O"``: P(O)).
+
+    Without a ``probs`` table (predictions from elsewhere) the entity's score goes to its label and the
+    rest of the mass is spread evenly, so fusion still has something honest to weigh.
+    """
+    probs = entity.extra.get("probs") or {}
+    if probs:
+        p = {o.label: max(float(probs.get(o.label, 0.0)), 0.0) for o in options}
+    else:
+        own = float(entity.score) if entity.score is not None else 0.5
+        rest = (1.0 - own) / max(1, len(options) - 1)
+        p = {o.label: (own if o.label == entity.label else rest) for o in options}
+    total = sum(p.values())
+    return {k: v / total for k, v in p.items()} if total > 0 else {k: 1.0 / len(p) for k in p}
+
+
+def answer_schema(options: list[Option]) -> dict:
+    """A valid answer as JSON (for backends that constrain output with a schema, e.g. Ollama)."""
+    return {"type": "object", "properties": {"answer": {"type": "string", "enum": [o.key for o in options]}},
+            "required": ["answer"], "additionalProperties": False}
+
+
+def system_message(schema: Schema, fixed_demos: list[str] = ()) -> str:
+    """The shared part of every question: the task, every lettered option with its definition, the format."""
+    opts = lettered(schema)
+    defs = {t.label: t.definition() for t in schema.types}
+    lines = [
+        "You review the output of a named-entity tagger. You get one sentence in which one span is marked with "
+        "[[ and ]]. Decide what type of named entity the marked span is, using the options below. If the span "
+        "is not a complete name of any of these types (an ordinary word, part of a name, or a name with extra "
+        "words), choose \"" + NONE_OPTION + "\".",
+    ]
+    if schema.source_note:
+        lines.append(schema.source_note)
+    lines += ["", "Options:"]
+    lines += [f"{o.key}. {o.text}: {defs[o.label]}" for o in opts[:-1]]
+    lines.append(f"{opts[-1].key}. {NONE_OPTION}: the span is not a named entity of the types above.")
+    lines += ["", "Only some options may be offered for a span. Reply with the letter of one offered option, "
+              "nothing else."]
+    if fixed_demos:
+        lines += ["", "Solved examples:", "", "\n\n".join(fixed_demos)]
+    return "\n".join(lines)
+
+
+def user_message(sentence: Sentence, entity: Entity, options: list[Option], query_demos: list[str] = ()) -> str:
+    parts = []
+    if query_demos:
+        parts.append("Solved examples:\n\n" + "\n\n".join(query_demos) + "\n\nNow the case to solve:")
+    parts.append(render_case(marked_sentence(sentence, entity), sentence.surface(entity)))
+    parts.append("Offered options: " + "; ".join(f"{o.key}. {o.text}" for o in options))
+    parts.append("Answer (one letter):")
+    return "\n".join(parts)
+
+
+def render_demos(bank, demos) -> list[str]:
+    """Demonstrations of a :class:`linkner.link.demos.DemoBank`, answered with their letter."""
+    key = {o.text: o.key for o in lettered(bank.schema)}
+    return [f"{render_case(marked_sentence(bank.sentences[d.sentence], d.entity), bank.sentences[d.sentence].surface(d.entity))}"
+            f"\nAnswer: {key[d.option]}" for d in demos]
+
+
+def build_request(schema: Schema, sentence: Sentence, entity: Entity, options: list[Option], fixed_demos: list[str] = (),
+                  query_demos: list[str] = ()) -> LinkRequest:
+    """The chat request of one question; ``choices`` are the offered letters whose probabilities we want."""
+    messages = [{"role": "system", "content": system_message(schema, list(fixed_demos))},
+                {"role": "user", "content": user_message(sentence, entity, options, list(query_demos))}]
+    req = LinkRequest.of(messages, answer_schema(options))
+    return LinkRequest(req.messages, req.answer_schema, tuple(o.key for o in options))
+
+
+def parse_choice(raw: str | None, options: list[Option], schema: Schema) -> str | None:
+    """The offered option an answer names (its label, ``"O"`` for not an entity), or ``None``.
+
+    Accepted: the letter (``B``, ``(B)``, ``B.``, ``Answer: B``, ``{"answer": "B"}``) or an option word
+    or synonym (``location``); an answer naming an option that was not offered is ``None`` (unparsed).
+    """
+    if raw is None:
+        return None
+    text = _THINK.sub(" ", raw).strip()
+    inner = _from_json(text)
+    text = (inner if inner is not None else text).strip().strip("\"'`*")
+    by_key = {o.key: o.label for o in options}
+    offered_labels = {o.label for o in options}
+    if text in by_key:
+        return by_key[text]
+    m = _LETTER.match(text)
+    if m:
+        letter = m.group(1)
+        if letter not in by_key and len(schema.types) < 26:
+            letter = letter.upper()  # up to 26 options the keys are capitals; "b" means B
+        if letter in by_key:
+            return by_key[letter]
+        if len(text) <= 3:
+            return None  # a letter that was not offered
+    d = parse_answer(text, schema)
+    if d.kind == LABEL and d.label in offered_labels:
+        return d.label
+    if d.kind == REJECT:
+        return NONE
+    return None
+
+
+def option_probs(record_probs: dict[str, float] | None, options: list[Option]) -> dict[str, float] | None:
+    """Letter probabilities from a backend, as label probabilities over the offered options (or ``None``)."""
+    if not record_probs:
+        return None
+    p = {o.label: float(record_probs.get(o.key, 0.0)) for o in options}
+    total = sum(p.values())
+    return {k: v / total for k, v in p.items()} if total > 0 else None
+
+
+
+def choice_probs(candidates: list[tuple[str, float]], keys: tuple[str, ...]) -> tuple[dict[str, float] | None, float]:
+    """Option probabilities from first-token ``(token text, logprob)`` candidates (``top_logprobs``).
+
+    Variants of a key (``"B"``, ``" B"``, ``"B."``) are summed; the result is renormalised over the keys.
+    Also returns the probability mass the keys had among the candidates (how sure the model was to answer
+    with a letter at all). ``None`` when no key is among the candidates.
+    """
+    import math
+
+    mass = {k: 0.0 for k in keys}
+    for token, logprob in candidates:
+        t = (token or "").strip().rstrip(".):")
+        if t in mass and logprob is not None:
+            mass[t] += math.exp(float(logprob))
+    total = sum(mass.values())
+    if total <= 0:
+        return None, 0.0
+    return {k: v / total for k, v in mass.items()}, total
+
+
+def first_token_candidates(body: bytes | str) -> list[tuple[str, float]]:
+    """``(token, logprob)`` of the first generated token's ``top_logprobs`` in an OpenAI-style chat reply
+    (``choices[0].logprobs.content[0]``); empty when the server sent none (it then falls back to parsing)."""
+    import json
+
+    try:
+        data = json.loads(body)
+        first = data["choices"][0]["logprobs"]["content"][0]
+    except (ValueError, KeyError, IndexError, TypeError):
+        return []
+    if not isinstance(first, dict):
+        return []
+    out = [(first.get("token"), first.get("logprob"))]
+    for alt in first.get("top_logprobs") or []:
+        if isinstance(alt, dict):
+            out.append((alt.get("token"), alt.get("logprob")))
+    # the chosen token is usually listed among the alternatives too: count each token once
+    seen, uniq = set(), []
+    for tok, lp in out:
+        if isinstance(tok, str) and isinstance(lp, (int, float)) and tok not in seen:
+            seen.add(tok)
+            uniq.append((tok, lp))
+    return uniq
+
+
+class MultipleChoice:
+    """The fuse-mode asker: builds each entity's question and turns answers into fused decisions.
+
+    Holds the run's :class:`~linkner.link.fusion.Fusion` state (w, r): :meth:`fit` sets it from the dev
+    answers, :meth:`decide` applies it. When an answer comes without option probabilities (a backend
+    without log-probabilities), the fallback to parsed answers is said once, on the ``linkner.link``
+    logger, and recorded in :meth:`report`.
+    """
+
+    def __init__(self, schema: Schema, k: int | None, fixed_w: float | None, bank=None):
+        from linkner.link.fusion import Fusion
+
+        lettered(schema)  # too many labels for one-letter keys fails here, before any call
+        self.schema, self.k, self.bank = schema, k, bank
+        self.fusion = Fusion(fixed_w)
+        self.fixed = render_demos(bank, bank.fixed) if bank is not None and not bank.retrieve else []
+        self.note: str | None = None
+
+    def request(self, sentence: Sentence, entity: Entity) -> LinkRequest:
+        query = render_demos(self.bank, self.bank.for_query(sentence)) if self.bank is not None and self.bank.retrieve else []
+        return build_request(self.schema, sentence, entity, offered(self.schema, entity, self.k), self.fixed, query)
+
+    def choice(self, entity: Entity, answer):
+        """The :class:`~linkner.link.fusion.Choice` of one answered entity (``answer``: a LinkAnswer)."""
+        from linkner.link.fusion import Choice
+
+        opts = offered(self.schema, entity, self.k)
+        return Choice(local_distribution(entity, opts), option_probs(answer.option_probs, opts),
+                      parse_choice(answer.raw, opts, self.schema), entity.label)
+
+    def decide(self, entity: Entity, answer):
+        """The fused :class:`~linkner.link.parse.Decision` (a failed request stays an ``error`` decision)."""
+        if answer.error is not None:
+            return answer.decision
+        c = self.choice(entity, answer)
+        if c.llm is None and c.answer is not None and self.note is None:
+            import logging
+
+            self.note = ("the LLM backend returned no option log-probabilities; fusing its parsed answers, "
+                         "weighted by their dev reliability")
+            logging.getLogger("linkner.link").warning("linkner link: %s", self.note)
+        return self.fusion.decide(c)
+
+    def fit(self, decisions: list, gold: list[str]) -> list:
+        """Fit w and r on the answered dev items (``gold``: each item's gold label or ``"O"``); the
+        decisions re-fused with them (unrouted and failed items unchanged)."""
+        from linkner.link.fusion import fuse
+
+        pairs = [(d.detail, g) for d, g in zip(decisions, gold, strict=True) if d.detail is not None]
+        self.fusion.fit([c for c, _ in pairs], [g for _, g in pairs])
+        self.fusion.sources.clear()  # from here on, count the test answers only
+        return [fuse(d.detail, self.fusion.w, self.fusion.r) if d.detail is not None else d for d in decisions]
+
+    def report(self) -> dict:
+        return {"options_k": self.k, **self.fusion.report(), "fallback": self.note}

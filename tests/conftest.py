@@ -1,0 +1,56 @@
+"""Tests that read datasets the project does not ship.
+
+CoNLL-2003 (and its Typos/OOV test sets) and TwitterNER are not in ``data/``: a fresh clone has them only
+after ``linkner data fetch conll03`` or with ``LINKNER_DATA_DIR`` pointing at a copy. A test that reads
+one says so, either with the marker ``@pytest.mark.needs_data("conll03", ...)`` (every split of each
+named set) or by calling the ``require_data`` fixture (one split, or a companion file such as the
+spanner copy), and is then *skipped* where the data is missing, with a reason naming the dataset.
+
+A skip is only honest where it is visible, so ``LINKNER_STRICT_DATA=1`` (what CI sets, with the data
+provided) turns each such skip into a failure: nothing stops being tested without a red CI. A split that
+ships in ``data/`` and is missing always fails: that is a broken checkout, not a missing download.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from linkner.data.registry import STRICT_DATA_ENV as STRICT_ENV
+from linkner.data.registry import find, how_to_get, spec, strict_data
+
+
+def _missing(reason: str, must: bool = False) -> None:
+    if must or strict_data():
+        pytest.fail(f"{reason}{f' ({STRICT_ENV} is set)' if not must else ''}", pytrace=False)
+    pytest.skip(reason)
+
+
+def require_data(name: str, *splits: str, file: str | Path | None = None) -> None:
+    """Skip (strict: fail) unless ``splits`` of ``name`` (default: all) are found, and ``file`` exists."""
+    s = spec(name)
+    for sp in splits or tuple(s.splits):
+        if find(name, sp) is None:
+            _missing(f"needs dataset {name} ({name}/{sp} not found: {how_to_get(name, sp)})", must=sp in s.shipped)
+    if file is not None and not Path(file).exists():
+        _missing(f"needs {file} (a companion file of dataset {name}, not found)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "needs_data(*names): reads these non-shipped datasets; skipped where they "
+                            f"are missing, failed instead when {STRICT_ENV}=1")
+
+
+@pytest.fixture(autouse=True)
+def _needs_data(request: pytest.FixtureRequest) -> None:
+    for marker in request.node.iter_markers("needs_data"):
+        for name in marker.args:
+            require_data(name)
+
+
+@pytest.fixture(name="require_data")
+def require_data_fixture() -> Callable[..., None]:
+    """:func:`require_data`, for tests that decide per parameter or need a companion file."""
+    return require_data
