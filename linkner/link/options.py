@@ -212,12 +212,17 @@ def first_token_candidates(body: bytes | str) -> list[tuple[str, float]]:
     for alt in first.get("top_logprobs") or []:
         if isinstance(alt, dict):
             out.append((alt.get("token"), alt.get("logprob")))
-    # the chosen token is usually listed among the alternatives too: count each token once
+    return unique_candidates(out)
+
+
+def unique_candidates(pairs: list[tuple]) -> list[tuple[str, float]]:
+    """Well-typed ``(token, logprob)`` pairs, each token once: the chosen token is usually listed among the
+    alternatives too, and counting it twice would inflate its option's probability."""
     seen, uniq = set(), []
-    for tok, lp in out:
+    for tok, lp in pairs:
         if isinstance(tok, str) and isinstance(lp, (int, float)) and tok not in seen:
             seen.add(tok)
-            uniq.append((tok, lp))
+            uniq.append((tok, float(lp)))
     return uniq
 
 
