@@ -45,6 +45,12 @@ def link(
     options_k: int = typer.Option(None, "--options-k", help="fuse: offer the local top-k labels plus 'not an entity' "
                                   "(default: all labels)."),
     fusion_weight: float = typer.Option(None, help="fuse: a fixed LLM weight w in [0, 1] instead of fitting it on dev."),
+    candidates: str = typer.Option("all", help="Honest candidates asked besides routed entities: none | near-miss "
+                                   "(spans decoded as O with entity probability >= q) | boundary (±1-token variants of "
+                                   "routed entities) | all. With --threshold auto they are used only if they help on "
+                                   "dev (bootstrap lower bound of ΔF1 > 0); with a fixed threshold only with --candidate-q."),
+    candidate_q: float = typer.Option(None, "--candidate-q", help="A fixed near-miss q (entity probability, >= 0.05) "
+                                      "instead of the dev grid."),
     base_url: str = typer.Option(None, help="openai: server URL, e.g. http://127.0.0.1:8000/v1 (else $OPENAI_BASE_URL)."),
     api_key: str = typer.Option(None, help="openai: API key (else $OPENAI_API_KEY)."),
     host: str = typer.Option(None, help="ollama: server URL (else $OLLAMA_HOST)."),
@@ -72,6 +78,7 @@ def link(
               "types": str(types) if types else None, "types_partial": types_partial,
               "max_routed": max_routed, "max_calls": max_calls, "tune_max_calls": tune_max_calls, "tune_sample": tune_sample, "protocol": protocol, "seed": seed,
               "decision": decision, "options_k": options_k, "fusion_weight": fusion_weight,
+              "candidates": candidates, "candidate_q": candidate_q,
               "cache": str(cache) if cache else None}
     llm_values = {"backend": backend, "model": model, "base_url": base_url, "api_key": api_key, "host": host,
                   "concurrency": concurrency, "timeout_s": timeout, "retries": retries, "n_ctx": n_ctx,
@@ -126,6 +133,14 @@ def _report(m: dict, out: Path) -> None:
     if dec.get("mode") == "fuse":
         console.print(f"decision: fuse, w = {dec['w']} ({dec['w_from']}), option probabilities from "
                       f"{dec['probability_source'] or 'no answer'}, options: top {dec['options_k'] or 'all'} + not an entity")
+    c = m.get("candidates") or {}
+    if c.get("near_miss_q") is not None or c.get("boundary"):
+        kinds = [f"near-misses at q = {c['near_miss_q']}"] * (c["near_miss_q"] is not None) + ["boundary variants"] * c["boundary"]
+        asked = c["asked"]
+        console.print(f"candidates ({c['from']}): {' and '.join(kinds)}; asked {asked['near_miss']} near-miss(es) and "
+                      f"{asked['boundary']} variant(s), added {c['added']}, boundary changes {c['boundary_changes']}")
+    elif c:
+        console.print(f"candidates: none used ({c.get('why') or c.get('mode')})")
     if llm["errors"]:
         console.print(f"[red]{llm['errors']} request(s) failed after retries; those entities kept their local label. "
                       "Rerun the same command to retry them (answers received are cached).[/red]")

@@ -38,10 +38,13 @@ MC=${MC:-10}
 LLM=${LLM:-qwen2.5-coder-1.5b}
 MAX_CALLS=${MAX_CALLS:-100}        # routed test entities per set (the most uncertain first)
 MAX_ROUTED=${MAX_ROUTED:-}          # or: a routed fraction per set (overrides MAX_CALLS), e.g. 0.05
-DEV_SENTENCES=${DEV_SENTENCES:-800} # dev sentences used to tune tau
+DEV_SENTENCES=${DEV_SENTENCES:-all} # dev predictions tau is tuned on: all (the whole dev split; since 2026-12-01)
+                                    # or N (the first N sentences: what the committed CoNLL-2003 runs used, 800)
 TUNE_CALLS=${TUNE_CALLS:-}          # dev LLM calls while tuning tau (default: the test budget's fraction)
 LLM_THREADS=${LLM_THREADS:-}        # llama.cpp threads (default: half the cores; use all on an idle machine)
 TAG=${TAG:-}                        # suffix of the output folder, e.g. -r5 for a 5 % budget run
+DECISION=${DECISION:-}              # fuse (the default since 2026-12-01) | replace (the paper's rule, an ablation)
+CANDIDATES=${CANDIDATES:-}          # honest candidate spans: none | near-miss | boundary | all (default: linkner link's)
 
 evalsets() {
   if [ -n "$SETS" ]; then echo "$SETS"; return; fi
@@ -71,8 +74,9 @@ evaluate() {
         $L infer "$ck" --data "$set" --split test --mc-samples "$MC" --metrics "$res/$set.json" --out "$pred/$set.test.jsonl" -q
       done
       $L infer "$ck" --data "$data" --split dev --mc-samples "$MC" --out "$pred/dev.full.jsonl" -q
-      python -c "import sys; lines=open(sys.argv[1]).readlines(); open(sys.argv[2],'w').writelines(lines[:int(sys.argv[3])])" \
-        "$pred/dev.full.jsonl" "$pred/dev.jsonl" "$DEV_SENTENCES"
+      if [ "$DEV_SENTENCES" = all ]; then cp "$pred/dev.full.jsonl" "$pred/dev.jsonl"; else
+        python -c "import sys; lines=open(sys.argv[1]).readlines(); open(sys.argv[2],'w').writelines(lines[:int(sys.argv[3])])" \
+          "$pred/dev.full.jsonl" "$pred/dev.jsonl" "$DEV_SENTENCES"; fi
       python -m linkner.studies.ood "$pred" "$res/ood_auroc.json"
     done
   done
@@ -86,6 +90,8 @@ link() {
       budget="--max-calls $MAX_CALLS"; [ -n "$MAX_ROUTED" ] && budget="--max-routed $MAX_ROUTED"
       [ -n "$TUNE_CALLS" ] && budget="$budget --tune-max-calls $TUNE_CALLS"
       [ -n "$LLM_THREADS" ] && budget="$budget --n-threads $LLM_THREADS"
+      [ -n "$DECISION" ] && budget="$budget --decision $DECISION"
+      [ -n "$CANDIDATES" ] && budget="$budget --candidates $CANDIDATES"
       for set in $(evalsets $data); do
         for protocol in $PROTOCOLS; do
           $L link "$pred/$set.test.jsonl" --backend llama-cpp --model "$LLM" --threshold auto \

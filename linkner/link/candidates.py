@@ -33,12 +33,13 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from linkner.data.types import Entity, Sentence
+from linkner.link.config import CANDIDATE_FLOOR, CANDIDATES
 from linkner.link.parse import LABEL, REJECT, Decision
 from linkner.link.routing import DECODED, Item
 
 NEAR_MISS, BOUNDARY = "near_miss", "boundary"
-KINDS = ("none", "near-miss", "boundary", "all")
-FLOOR = 0.05  # the entity probability floor `linkner infer` writes near-misses at (linkner.predict.NEAR_MISS_FLOOR)
+KINDS = CANDIDATES  # --candidates
+FLOOR = CANDIDATE_FLOOR  # the entity probability floor `linkner infer` writes near-misses at (linkner.predict)
 PER_SENTENCE = 8  # near-misses per sentence at most (linkner.predict.NEAR_MISS_MAX)
 Q_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)  # q values the dev gate considers (with --candidate-q: that one only)
 Span = tuple[int, int]
@@ -288,7 +289,7 @@ def apply_to_sentences(linked: list[Sentence], asked: list[tuple[Candidate, Deci
 
 def edit_counts(edits: list[Edit], gold: list[set[tuple[int, int, str]]] | None) -> dict:
     """How many entities were added and re-bounded and, when gold is there for scoring, how many were right
-    (and how many re-bounded entities had been right before: a boundary change that broke one)."""
+    (and how many boundary changes moved away from the span of a gold entity)."""
     added = [e for e in edits if e.replaces is None]
     moved = [e for e in edits if e.replaces is not None]
     out = {"added": len(added), "boundary_changes": len(moved)}
@@ -296,5 +297,5 @@ def edit_counts(edits: list[Edit], gold: list[set[tuple[int, int, str]]] | None)
         right = lambda e: (*e.span, e.label) in gold[e.sentence]  # noqa: E731
         out["added_right"] = sum(map(right, added))
         out["boundary_changes_right"] = sum(map(right, moved))
-        out["boundary_changes_broke"] = sum(any((g[0], g[1]) == e.replaces for g in gold[e.sentence]) for e in moved)
+        out["boundary_changes_from_gold_span"] = sum(any((g[0], g[1]) == e.replaces for g in gold[e.sentence]) for e in moved)
     return out

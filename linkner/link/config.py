@@ -22,6 +22,8 @@ DECISIONS = ("fuse", "replace")
 UNCERTAINTY_METHODS = ("confidence", "entropy", "mc_dropout", "evidential")
 STRUCTURED_MODES = ("auto", "json_schema", "json_object", "off")
 TUNE_SAMPLES = ("random", "uncertain")
+CANDIDATES = ("none", "near-miss", "boundary", "all")  # linkner.link.candidates.KINDS
+CANDIDATE_FLOOR = 0.05  # linkner.predict.NEAR_MISS_FLOOR
 
 
 def cache_dir() -> Path:
@@ -149,6 +151,10 @@ class LinkConfig:
     decision: str = "fuse"
     options_k: int | None = None  # fuse: the local top-k labels offered (plus "not an entity"); None: all
     fusion_weight: float | None = None  # fuse: a fixed w instead of fitting it on dev
+    # honest candidates (linkner.link.candidates): near-miss spans and boundary variants of routed entities,
+    # gated on dev like τ (all: both considered, the gate uses none that does not help on dev)
+    candidates: str = "all"
+    candidate_q: float | None = None  # a fixed near-miss q (entity probability) instead of the dev grid
     llm: LLMConfig = field(default_factory=LLMConfig)
 
     def __post_init__(self) -> None:
@@ -189,6 +195,11 @@ class LinkConfig:
             raise ConfigError("options_k must be at least 1 (the local model's top label is always offered)")
         if self.fusion_weight is not None and not 0.0 <= self.fusion_weight <= 1.0:
             raise ConfigError("fusion_weight is between 0 (local model only) and 1 (LLM only)")
+        if self.candidates not in CANDIDATES:
+            raise ConfigError(f"candidates must be one of {', '.join(CANDIDATES)}, not {self.candidates!r}")
+        if self.candidate_q is not None and not CANDIDATE_FLOOR <= self.candidate_q <= 1.0:
+            raise ConfigError(f"candidate_q is an entity probability between {CANDIDATE_FLOOR} (the floor "
+                              "`linkner infer` writes near-misses at) and 1")
 
     @property
     def tau(self) -> float | None:

@@ -2,7 +2,8 @@
 
 Order of work: read and validate everything (predictions, type definitions, dev predictions, demonstrations;
 refuse dev or demonstration files that hold the evaluated sentences), tune τ on dev if asked, route, ask (cached, resumable; the LLM's health check runs before the first uncached
-request), merge, score, write. Gold is
+request), ask about the honest candidates (near-miss spans and boundary variants, gated on dev:
+:mod:`linkner.link.candidate_gate`), merge, score, write. Gold is
 split off the records first; under the honest protocol it is used only by the scorer and by τ tuning
 on dev, never by routing, prompts or merging of the evaluated file.
 """
@@ -26,6 +27,7 @@ from linkner.data.readers import read_jsonl
 from linkner.data.types import Entity, Sentence
 from linkner.data.writers import write_jsonl
 from linkner.errors import DataError
+from linkner.link import candidate_gate
 from linkner.link.backend import Backend, LinkRequest, make_backend
 from linkner.link.cache import AnswerCache
 from linkner.link.classify import CallStats, classify
@@ -155,8 +157,9 @@ def cut_cap(cfg: LinkConfig, n_sample_items: int, n_test_items: int) -> int | No
 
 
 def _tune(linker: Linker, cfg: LinkConfig, dev: list[Sentence], n_test_items: int,
-          progress: Progress | None) -> tuple[float, dict]:
-    """Ask the LLM about the dev sample, score every cut with a bootstrap interval, choose (routing.py)."""
+          progress: Progress | None) -> tuple[float, dict, candidate_gate.Setting, dict]:
+    """Ask the LLM about the dev sample, score every cut with a bootstrap interval, choose (routing.py);
+    then gate the candidates at that τ (candidate_gate.py)."""
     clean, gold = split_gold(dev, cfg.protocol)
     if gold is None:
         raise DataError(f"{cfg.dev_predictions} has no 'gold' entities; tuning τ needs dev predictions with gold")
@@ -193,7 +196,8 @@ def _tune(linker: Linker, cfg: LinkConfig, dev: list[Sentence], n_test_items: in
               "llm": stats.as_dict(),
               "curve": [{"tau": x.tau, "routed": x.routed, "routed_fraction": r6(x.routed_fraction), "f1": r6(x.f1),
                          "delta_f1": r6(x.delta_f1), "ci95": [r6(x.lo), r6(x.hi)]} for x in cuts]}
-    return tau, report
+    setting, cand = candidate_gate.tune(linker, cfg, clean, items, decisions, asked, sentences, gold, tau, progress)
+    return tau, report, setting, cand
 
 
 def score_with_bootstrap(clean: list[Sentence], linked: list[Sentence], items: list[Item], decisions: list[Decision],
@@ -252,18 +256,20 @@ def run_link(predictions: str | Path, cfg: LinkConfig, out_dir: str | Path | Non
         # (Ollama: the model digest) is checked at once: its keys cannot be computed without it.
         if getattr(backend, "identity_needs_server", False):
             linker.ensure_ready()
-        tuning = None
-        tau = cfg.tau
+        tuning, cand_tuning = None, None
+        tau, setting = cfg.tau, candidate_gate.fixed_setting(cfg)
         if tau is None:
-            tau, tuning = _tune(linker, cfg, dev, len(items), progress)
-        cap = budget_cap(len(items), cfg.max_routed, cfg.max_calls)
+            tau, tuning, setting, cand_tuning = _tune(linker, cfg, dev, len(items), progress)
+        cap = budget_cap(len(items), cfg.max_routed, cfg.max_calls)  # in questions: candidates share it
         routed = select(items, tau, cap)
         decisions, stats = linker.decide(clean, items, routed, "link", progress)
+        answered, cand_run = candidate_gate.run(linker, cfg, clean, items, routed, setting, cap, progress)
     finally:
         cache.close()
         if own_backend:
             backend.close()
     linked = merge(sentences, items, decisions, cfg.uncertainty)
+    linked, cand_counts = candidate_gate.finish(linked, items, routed, decisions, answered, setting, cfg.uncertainty, gold)
     n_routed = sum(routed)
     kinds = Counter(d.kind for d in decisions if d is not NOT_ROUTED)
     metrics = {
@@ -280,6 +286,7 @@ def run_link(predictions: str | Path, cfg: LinkConfig, out_dir: str | Path | Non
                 "cache_file": str(cfg.cache_path()), "model_identity": backend.identity},
         "llm_total_with_tuning": linker.stats.as_dict(),
         "decision": linker.decision_report(),
+        "candidates": {"mode": cfg.candidates, **setting.record(), **cand_run, **cand_counts, "tuning": cand_tuning},
         "scores": score_with_bootstrap(clean, linked, items, decisions, gold, cfg) if gold is not None else None,
         "leak_check": leaks,
         "config": {**to_dict(cfg), "llm": cfg.llm.resolved().public()},

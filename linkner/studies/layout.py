@@ -122,6 +122,8 @@ def link_record(path: Path, root: Path) -> dict | None:
         "protocol": protocol, "llm": llm_name, "backend": llm_cfg.get("backend"),
         "variant": variant, "main": shots == 0 and not variant,
         "uncertainty": m.get("uncertainty") or cfg.get("uncertainty"),
+        # how the LLM's answer is used: runs made before fusion existed replaced the local label
+        "decision": cfg.get("decision") or "replace", "candidates": cfg.get("candidates") or "none",
         "shots": shots, "retrieve": bool(cfg.get("retrieve")),
         "threshold": str(thr.get("requested")), "tau": thr.get("tau"), "tuning": tuning,
         "max_routed": cfg.get("max_routed"), "max_calls": cfg.get("max_calls"),

@@ -88,7 +88,8 @@ def linking(root: str | Path) -> dict:
     """
     rows = []
     for r in _main_runs(link_runs(root)):
-        rows.append({k: r[k] for k in ("key", "system", "model", "evalset", "protocol", "llm", "uncertainty", "tau", "route_none",
+        rows.append({k: r[k] for k in ("key", "system", "model", "evalset", "protocol", "llm", "decision", "candidates",
+                                       "uncertainty", "tau", "route_none",
                                        "items", "routed", "routed_fraction", "local_f1", "linkner_f1", "delta_f1",
                                        "delta_f1_ci95", "fixed", "broken", "paper_local_f1", "paper_linkner_f1",
                                        "llm_accuracy", "local_accuracy_on_routed", "max_routed", "max_calls")})

@@ -72,7 +72,8 @@ def render(root: str | Path = "results") -> str:
                   key=lambda x: (eval_rank(x["evalset"]), x["system"], x["protocol"], x["variant"]))
     if runs:
         out += ["**Linking** (`results/link/*/*/metrics.json`; zero-shot, τ tuned on dev; budget = the most the test run may "
-                "route; dev calls = LLM calls spent tuning τ; honest = nothing gold reaches routing, prompts or merging; "
+                "route; dev calls = LLM calls spent tuning τ; decision = replace (the LLM's answer replaces the local label, the "
+                "paper's rule) or fuse (its option probabilities pooled with the local ones, weight fitted on dev); honest = nothing gold reaches routing, prompts or merging; "
                 "paper = the original evaluation's counts in both F1 columns (gold spans the model predicted O are sent "
                 "too and rejections count as predictions; `linkner/link/merge.py`); 95 % CI = paired bootstrap over test "
                 "sentences (1,000 seeded resamples) of ΔF1 between the local and the linked output, both scored honestly "
@@ -89,14 +90,15 @@ def render(root: str | Path = "results") -> str:
                 paper = f" (output scored honestly: {_pct(r['linkner_f1'])})"
             budget = (f"{100 * r['max_routed']:g} %" if r["max_routed"] is not None
                       else f"{r['max_calls']} calls" if r["max_calls"] is not None else "none")
+            decision = r["decision"] + ("" if r["candidates"] == "none" else f" + {r['candidates']} candidates")
             rows.append([r["evalset"], MODEL_NAMES.get(r["model"], r["model"]), r["uncertainty"] or "–", r["protocol"], r["llm"],
-                         budget, str((r["tuning"] or {}).get("dev_cap", "all")), f"{r['routed']}/{r['items']}",
+                         decision, budget, str((r["tuning"] or {}).get("dev_cap", "all")), f"{r['routed']}/{r['items']}",
                          _pct(local_f1), _pct(linkner_f1) + paper,
                          _pct(delta), _ci(r.get("delta_f1_ci95")),
                          "–" if r.get("fixed") is None else f"{r['fixed']} / {r['broken']}",
                          _pct(r["llm_accuracy"]), _pct(r["local_accuracy_on_routed"]),
                          _num(r["seconds_per_routed_entity"], 2)])
-        out += _table(["test set", "local model", "uncertainty", "protocol", "LLM", "budget", "dev calls", "routed", "local F1",
+        out += _table(["test set", "local model", "uncertainty", "protocol", "LLM", "decision", "budget", "dev calls", "routed", "local F1",
                        "LinkNER F1", "Δ F1", "Δ F1 95 % CI", "fixed / broken", "LLM acc. on routed", "local acc. on routed",
                        "s / routed entity"], rows)
         out.append("")
