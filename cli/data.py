@@ -59,7 +59,9 @@ def stats(
             table.add_row(f"  length {length}", f"{n:,}")
         console.print(table)
     if json_out:
-        json_out.write_text(json.dumps(result, indent=2) + "\n")
+        from linkner.outputs import write_text_atomic
+
+        write_text_atomic(json_out, json.dumps(result, indent=2) + "\n")
 
 
 @data_app.command("convert")

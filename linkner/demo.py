@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from linkner.configio import to_dict
+from linkner.outputs import write_text_atomic
 
 
 @dataclass
@@ -143,5 +144,5 @@ def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> dict:
     fig, plotted = demo_summary(summary)
     summary["figure"] = [str(p) for p in save_figure(fig, plotted, out, "demo")]
     doc = {"numbers": summary, "config": to_dict(cfg), "run": run_info()}
-    (out / "summary.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    write_text_atomic(out / "summary.json", json.dumps(doc, indent=2, sort_keys=True) + "\n")
     return summary

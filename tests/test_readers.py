@@ -166,3 +166,24 @@ def test_jsonl_writes_document_offsets_for_raw_text_sentences(tmp_path):
     write([s], tmp_path / "p.jsonl", "jsonl")
     rec = json.loads((tmp_path / "p.jsonl").read_text())["entities"][0]
     assert doc[rec["doc_char_start"] : rec["doc_char_end"]] == "Ada Lovelace" == rec["text"]
+
+
+def test_writers_leave_the_old_file_whole_when_interrupted(tmp_path):
+    """A write that fails midway (a generator raising, Ctrl-C) leaves the previous file byte-identical and no
+    temporary file behind: the writers write beside the target and rename only when complete."""
+    from linkner.data.types import Sentence
+    from linkner.data.writers import write_jsonl
+
+    path = tmp_path / "out.jsonl"
+    path.write_text("previous content\n", encoding="utf-8")
+
+    def sentences():
+        yield Sentence(id="s0", tokens=["a"], entities=[])
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_jsonl(sentences(), path)
+    assert path.read_text(encoding="utf-8") == "previous content\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.jsonl"]
+    write_jsonl([Sentence(id="s1", tokens=["b"], entities=[])], path)
+    assert '"b"' in path.read_text(encoding="utf-8")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from linkner.data.types import Entity, Sentence
 from linkner.errors import DataError
+from linkner.outputs import atomic_output, write_text_atomic
 from linkner.spans import entities_to_tags
 
 
@@ -40,8 +41,9 @@ def sentence_record(s: Sentence) -> dict:
 
 
 def write_jsonl(sentences: Iterable[Sentence], path: str | Path) -> None:
-    """Write one record per sentence as it arrives (a generator is never held whole)."""
-    with Path(path).open("w", encoding="utf-8") as fh:
+    """Write one record per sentence as it arrives (a generator is never held whole), under a temporary
+    name renamed to ``path`` when complete: an interrupted write never leaves a truncated file."""
+    with atomic_output(path) as tmp, tmp.open("w", encoding="utf-8") as fh:
         for s in sentences:
             fh.write(json.dumps(sentence_record(s), ensure_ascii=False) + "\n")
 
@@ -56,7 +58,7 @@ def write_conll(sentences: list[Sentence], path: str | Path, scheme: str = "IOB2
             raise DataError(f"sentence {s.id}: {exc}; CoNLL cannot hold overlapping entities, write JSONL") from None
         lines.extend(f"{t}\t{g}" for t, g in zip(s.tokens, tags))
         lines.append("")
-    Path(path).write_text("\n".join(lines), encoding="utf-8")
+    write_text_atomic(path, "\n".join(lines))
 
 
 def write_spanner(sentences: list[Sentence], path: str | Path) -> None:
@@ -65,7 +67,7 @@ def write_spanner(sentences: list[Sentence], path: str | Path) -> None:
         {"context": " ".join(s.tokens), "span_posLabel": {f"{e.start};{e.end - 1}": e.label for e in s.entities}}
         for s in sentences
     ]
-    Path(path).write_text(json.dumps(records, sort_keys=True, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_text_atomic(path, json.dumps(records, sort_keys=True, ensure_ascii=False, indent=2))
 
 
 WRITERS = {"conll": write_conll, "jsonl": write_jsonl, "spanner": write_spanner}

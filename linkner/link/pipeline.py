@@ -40,6 +40,7 @@ from linkner.link.prompts import Schema, build_messages, resolve_schema
 from linkner.link.routing import Item, budget_cap, collect_items, select, tau_to_json, tune_threshold, tuning_sample
 from linkner.link.types_file import read_types, types_schema
 from linkner.metrics import paired_bootstrap
+from linkner.outputs import write_text_atomic
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -298,5 +299,5 @@ def run_link(predictions: str | Path, cfg: LinkConfig, out_dir: str | Path | Non
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         write_jsonl(linked, out / "linked.jsonl")
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, ensure_ascii=False) + "\n")
     return LinkResult(linked, metrics)
