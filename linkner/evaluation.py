@@ -98,7 +98,7 @@ def evaluate_checkpoint(model_or_path: Any, data: str, split: str = "test", out:
     """
     from linkner.configio import to_dict
     from linkner.metrics import evaluate
-    from linkner.outputs import atomic_output
+    from linkner.outputs import write_text_atomic
     from linkner.predict import MC_SEED, LocalModel
 
     mc_seed = MC_SEED if mc_seed is None else mc_seed
@@ -126,8 +126,7 @@ def evaluate_checkpoint(model_or_path: Any, data: str, split: str = "test", out:
         },
     }
     if out is not None:
-        with atomic_output(out) as tmp:
-            tmp.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        write_text_atomic(out, json.dumps(result, indent=2) + "\n")
     return result, preds
 
 

@@ -43,6 +43,7 @@ DEV_SENTENCES=${DEV_SENTENCES:-all} # dev predictions tau is tuned on: all (the 
 TUNE_CALLS=${TUNE_CALLS:-}          # dev LLM calls while tuning tau (default: the test budget's fraction)
 LLM_THREADS=${LLM_THREADS:-}        # llama.cpp threads (default: half the cores; use all on an idle machine)
 TAG=${TAG:-}                        # suffix of the output folder, e.g. -r5 for a 5 % budget run
+CACHE=${CACHE:-results/llm-answers.jsonl}  # every LLM answer, committed so a rerun makes no call
 DECISION=${DECISION:-}              # fuse (the default since 2026-12-01) | replace (the paper's rule, an ablation)
 CANDIDATES=${CANDIDATES:-}          # honest candidate spans: none | near-miss | boundary | all (default: linkner link's)
 
@@ -96,7 +97,7 @@ link() {
         for protocol in $PROTOCOLS; do
           $L link "$pred/$set.test.jsonl" --backend llama-cpp --model "$LLM" --threshold auto \
             --dev-predictions "$pred/dev.jsonl" --uncertainty $unc $budget --protocol $protocol \
-            --dataset "$data" --out "results/link/$data-$model/$set-$protocol-$LLM$TAG"
+            --dataset "$data" --cache "$CACHE" --out "results/link/$data-$model/$set-$protocol-$LLM$TAG"
         done
       done
     done
