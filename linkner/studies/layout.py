@@ -124,6 +124,9 @@ def link_record(path: Path, root: Path) -> dict | None:
         "uncertainty": m.get("uncertainty") or cfg.get("uncertainty"),
         # how the LLM's answer is used: runs made before fusion existed replaced the local label
         "decision": cfg.get("decision") or "replace", "candidates": cfg.get("candidates") or "none",
+        # whether candidate questions were asked on test (the dev gate turns them off without bootstrap support)
+        "candidates_used": bool(((m.get("candidates") or {}).get("asked") or {}) and
+                                any(((m.get("candidates") or {}).get("asked") or {}).values())),
         "shots": shots, "retrieve": bool(cfg.get("retrieve")),
         "threshold": str(thr.get("requested")), "tau": thr.get("tau"), "tuning": tuning,
         "max_routed": cfg.get("max_routed"), "max_calls": cfg.get("max_calls"),

@@ -90,7 +90,9 @@ def render(root: str | Path = "results") -> str:
                 paper = f" (output scored honestly: {_pct(r['linkner_f1'])})"
             budget = (f"{100 * r['max_routed']:g} %" if r["max_routed"] is not None
                       else f"{r['max_calls']} calls" if r["max_calls"] is not None else "none")
-            decision = r["decision"] + ("" if r["candidates"] == "none" else f" + {r['candidates']} candidates")
+            decision = r["decision"]
+            if r["decision"] == "fuse" and r["protocol"] == "honest" and r["candidates"] != "none":
+                decision += f" + {r['candidates']} candidates" + ("" if r["candidates_used"] else " (off: no dev support)")
             rows.append([r["evalset"], MODEL_NAMES.get(r["model"], r["model"]), r["uncertainty"] or "–", r["protocol"], r["llm"],
                          decision, budget, str((r["tuning"] or {}).get("dev_cap", "all")), f"{r['routed']}/{r['items']}",
                          _pct(local_f1), _pct(linkner_f1) + paper,
