@@ -39,6 +39,9 @@ class DemoConfig:
     llm_backend: str = "llama-cpp"
     llm_model: str = "qwen2.5-coder-0.5b"
     max_routed: float = 0.1  # at most 10 % of the test entities go to the LLM
+    # dev LLM calls spent tuning τ (and again on the candidate gate): fewer than linkner link's 200, to keep
+    # the main job near ten minutes on two cores
+    tune_max_calls: int = 100
     seed: int = 123123
 
 
@@ -116,7 +119,7 @@ def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> dict:
     t = time.perf_counter()
     say(f"[3/4] routing (τ tuned on dev, ≤ {cfg.max_routed:.0%} of entities) and linking to {cfg.llm_model}")
     link_cfg = LinkConfig(threshold="auto", dev_predictions=str(out / "dev.pred.jsonl"), uncertainty=uncertainty,
-                          max_routed=cfg.max_routed, dataset=cfg.data, cache=str(out / "llm-answers.jsonl"),
+                          max_routed=cfg.max_routed, tune_max_calls=cfg.tune_max_calls, dataset=cfg.data, cache=str(out / "llm-answers.jsonl"),
                           llm=LLMConfig(backend=cfg.llm_backend, model=cfg.llm_model))
     result = run_link(out / "test.pred.jsonl", link_cfg, out / "link")
     timings["link_s"] = time.perf_counter() - t

@@ -44,6 +44,7 @@ class Sizes:
     llm_n_ctx: int = 2048  # context window of every link run …
     llm_n_ctx_long: int = 4096  # … except retrieved demonstrations with 5+ shots per type (prompts reach ~2,200 tokens)
     max_calls: int | None = None  # per link run (smoke: a handful of LLM calls)
+    tune_max_calls: int | None = 200  # dev LLM calls for tuning τ, and again for the candidate gate (LinkConfig's default)
     max_routed: float | None = None
     icl_max_routed: float | None = None  # in-context sweep: a fixed routed set across shots, as a fraction …
     icl_max_calls: int | None = 100  # … or the N most uncertain test entities
@@ -54,7 +55,7 @@ class Sizes:
 
 SMOKE = Sizes(train_sentences=150, dev_sentences=30, test_sentences=30, link_dev_sentences=30, epochs=1, batch_size=8,
               lr=3e-4, head_lr=3e-3, mc_samples=3, systems=(("conll03", "spanner"), ("conll03", "ener")), llm="smollm2-135m", llm_threads=1,
-              max_calls=3, icl_max_calls=3, shots=(0, 1), demo_sentences=150)
+              max_calls=3, tune_max_calls=20, icl_max_calls=3, shots=(0, 1), demo_sentences=150)
 FULL = Sizes()
 
 
@@ -244,7 +245,7 @@ def link_one(root: Path, spec: LinkSpec, sizes: Sizes, say: Say = print, runs_di
         cfg = LinkConfig(threshold="0", max_routed=sizes.icl_max_routed, max_calls=sizes.icl_max_calls, **common)
     else:
         cfg = LinkConfig(threshold="auto", dev_predictions=str(src / "dev.jsonl"), max_routed=sizes.max_routed,
-                         max_calls=sizes.max_calls, **common)
+                         max_calls=sizes.max_calls, tune_max_calls=sizes.tune_max_calls, **common)
     say(f"linking {out.relative_to(root)} ({sizes.llm})")
     run_link(src / f"{spec.evalset}.test.jsonl", cfg, out)
     return out
