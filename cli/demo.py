@@ -6,32 +6,36 @@ from pathlib import Path
 
 import typer
 
-from linkner_cli.common import user_errors
+from linkner.studies.demo import DemoConfig
+from linkner_cli.common import option, user_errors
+
+_D = DemoConfig()
 
 
 @user_errors
 def demo(
-    out: Path = typer.Option(Path("results/demo"), help="Output folder (model, predictions, linked entities, figure)."),
-    data: str = typer.Option("wnut17", help="Named dataset (see `linkner data list`); WNUT-17 ships with the repo, CoNLL-2003 needs `linkner data fetch conll03`."),
-    train_sentences: int | None = typer.Option(None, help="Training sentences (seeded subset; default: the whole split)."),
-    dev_sentences: int | None = typer.Option(500, help="Dev sentences for early stopping and tuning τ (seeded subset)."),
-    test_sentences: int | None = typer.Option(None, help="Test sentences to link (seeded subset; default: the whole split)."),
-    epochs: int = typer.Option(4, help="Training epochs."),
-    llm_model: str = typer.Option("qwen2.5-coder-0.5b", help="In-process LLM preset or GGUF path."),
-    max_routed: float = typer.Option(0.1, help="At most this fraction of entities goes to the LLM."),
+    out: Path = option(_D.out, "Output folder (model, predictions, linked entities, figure)."),
+    data: str = option(_D.data, "Named dataset (see `linkner data list`); WNUT-17 ships with the repo, CoNLL-2003 "
+                       "needs `linkner data fetch conll03`."),
+    train_sentences: int = option(None, "Training sentences (seeded subset; default: the whole split)."),
+    dev_sentences: int = option(_D.dev_sentences, "Dev sentences for early stopping and tuning τ (seeded subset)."),
+    test_sentences: int = option(None, "Test sentences to link (seeded subset; default: the whole split)."),
+    epochs: int = option(_D.epochs, "Training epochs."),
+    llm_model: str = option(_D.llm_model, "In-process LLM preset or GGUF path."),
+    max_routed: float = option(_D.max_routed, "At most this fraction of entities goes to the LLM."),
 ) -> None:
     """Train E-NER → predict with uncertainty → route → link to an in-process LLM → scores and a figure."""
+    flags = {k: str(v) if isinstance(v, Path) else v for k, v in locals().items()}
     from rich.console import Console
     from rich.table import Table
 
-    from linkner.demo import DemoConfig, run_demo
+    from linkner.configio import layered
+    from linkner.studies.demo import run_demo
 
+    cfg = layered(DemoConfig, flags)
     console = Console()
-    cfg = DemoConfig(data=data, out=str(out), train_sentences=train_sentences, dev_sentences=dev_sentences,
-                     test_sentences=test_sentences, epochs=epochs,
-                     llm_model=llm_model, max_routed=max_routed)
     s = run_demo(cfg, say=console.print)
-    table = Table("", "value", title=f"LinkNER demo ({data} test, honest protocol)")
+    table = Table("", "value", title=f"LinkNER demo ({cfg.data} test, honest protocol)")
     table.add_row("local E-NER F1", f"{100 * s['local_f1']:.2f}")
     table.add_row("LinkNER F1", f"{100 * s['linkner_f1']:.2f}")
     table.add_row("Δ F1", delta_text(s["delta_f1"], s.get("delta_f1_ci95")))

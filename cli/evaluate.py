@@ -26,9 +26,9 @@ def evaluate(
     """Score predictions exactly like conlleval/seqeval: micro and per-type precision, recall, F1."""
     from linkner.data.readers import read
     from linkner.data.registry import load
+    from linkner.data.schema import check_eval_labels
     from linkner.metrics import evaluate as score
     from linkner.outputs import atomic_output, check_output_file
-    from linkner.preflight import check_eval_labels
 
     if json_out:
         check_output_file(json_out, "--json")

@@ -17,7 +17,7 @@ def figures(
 ) -> None:
     """Redraw the paper's figures from results JSON, byte-for-byte reproducibly."""
     from linkner.errors import ConfigError
-    from linkner.figures import FIGURES, make_all, make_figure
+    from linkner.studies.figures import FIGURES, make_all, make_figure
 
     if name:
         unknown = sorted(set(name) - set(FIGURES))

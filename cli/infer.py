@@ -2,19 +2,20 @@
 
 Input, exactly one of: a TEXT argument (``-`` reads stdin), ``--input FILE`` (raw UTF-8 text), or
 ``--data NAME|PATH`` with ``--split``. Output: a table of entities for raw text, and with ``--out`` the
-predictions as JSONL (the contract of :mod:`linkner.predict`). ``--metrics FILE`` (labelled data
+predictions as JSONL (the contract of :mod:`linkner.models.predict`). ``--metrics FILE`` (labelled data
 only) also writes entity P/R/F1, ECE and misclassification AUROC per uncertainty method, timings,
 versions and the resolved config (:func:`linkner.evaluation.evaluate_checkpoint`).
 
 Predictions are streamed: ``--out`` receives each chunk of 2,048 sentences as soon as it is decoded
-(:meth:`linkner.predict.LocalModel.iter_predict_sentences`), so memory does not grow with the input,
+(:meth:`linkner.models.predict.LocalModel.iter_predict_sentences`), so memory does not grow with the input,
 and a progress bar with ETA runs on stderr (``--quiet`` hides it). The stream goes to a temporary file
 beside ``--out`` that is renamed to ``--out`` only when complete (:func:`linkner.outputs.atomic_output`):
 an interrupted run leaves the old file, or none, never a truncated one that looks finished.
 
-Everything that can be checked without the model is checked before it is loaded: the input, the output
-paths, and the data's labels against the checkpoint's ``labels.json``. ``--input`` is read with its line
-ends as they are (CRLF included), so ``doc_char_*`` offsets index the file's real characters.
+The work is :func:`linkner.evaluation.infer.infer`; this skin reads the input (``--input`` with its line
+ends as they are, CRLF included, so ``doc_char_*`` offsets index the file's real characters), shows the
+progress and prints the table. Everything that can be checked without the model is checked before it is
+loaded: the input, the output paths, and the data's labels against the checkpoint's ``labels.json``.
 """
 
 from __future__ import annotations
@@ -74,103 +75,45 @@ def _table(sentences) -> None:
     Console().print(table)
 
 
+@user_errors(interrupted="interrupted; --out was left as it was (nothing partial is kept); re-run to tag again")
+def infer_cmd(
+    checkpoint: Path = typer.Argument(..., help="Checkpoint folder written by 'linkner train'."),
+    text: str = typer.Argument(None, help="Raw text to tag; '-' reads standard input."),
+    data: str = typer.Option(None, "--data", help="Named dataset or file (CoNLL, spanner JSON, JSONL) to tag."),
+    split: str = typer.Option("test", "--split", help="Split of a named dataset."),
+    input_file: Path = typer.Option(None, "--input", help="Raw UTF-8 text file to tag."),
+    out: Path = typer.Option(None, "--out", help="Write predictions as JSONL here."),
+    mc_samples: int = typer.Option(0, "--mc-samples", help="MC-dropout passes (0 = off)."),
+    mc_seed: int = typer.Option(0, "--mc-seed", help="Seed of the MC-dropout masks (recorded; same seed, same values)."),
+    batch_size: int = typer.Option(64, "--batch-size", help="Sentences per inference batch."),
+    metrics: Path = typer.Option(None, "--metrics", help="Write an evaluation JSON (labelled --data only)."),
+    fit_temperature: str = typer.Option(None, "--fit-temperature",
+                                        help="Fit a softmax temperature on this split of --data (e.g. dev) and store it in the checkpoint first."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the entity table."),
+) -> None:
+    """Tag raw text or a dataset with a trained checkpoint."""
+    from rich.console import Console
+
+    from linkner.evaluation.infer import infer
+
+    err = Console(stderr=True)
+    result = infer(checkpoint, text=_raw_text(text, input_file), data=data, split=split, out=out, metrics=metrics,
+                   mc_samples=mc_samples, mc_seed=mc_seed, batch_size=batch_size, fit_temperature=fit_temperature,
+                   device=device, keep=data is None and not quiet,
+                   progress_bar=lambda total, what: sentence_progress(total, what, enabled=not quiet))
+    if result.temperature is not None:
+        err.print(f"fitted temperature {result.temperature:.3f} on {fit_temperature}; stored in {checkpoint}/calibration.json")
+    if result.metrics is not None:
+        m = result.metrics["entity"]["micro"]
+        err.print(f"{result.source}: P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f}; metrics → {metrics}")
+    if data is not None:
+        err.print(f"{result.sentences} sentences, {result.entities} entities predicted")
+    elif not quiet:
+        _table(result.kept)
+    if out is not None:
+        err.print(f"predictions → {out}")
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("infer")
-    @user_errors(interrupted="interrupted; --out was left as it was (nothing partial is kept); re-run to tag again")
-    def infer_cmd(
-        checkpoint: Path = typer.Argument(..., help="Checkpoint folder written by 'linkner train'."),
-        text: str = typer.Argument(None, help="Raw text to tag; '-' reads standard input."),
-        data: str = typer.Option(None, "--data", help="Named dataset or file (CoNLL, spanner JSON, JSONL) to tag."),
-        split: str = typer.Option("test", "--split", help="Split of a named dataset."),
-        input_file: Path = typer.Option(None, "--input", help="Raw UTF-8 text file to tag."),
-        out: Path = typer.Option(None, "--out", help="Write predictions as JSONL here."),
-        mc_samples: int = typer.Option(0, "--mc-samples", help="MC-dropout passes (0 = off)."),
-        mc_seed: int = typer.Option(0, "--mc-seed", help="Seed of the MC-dropout masks (recorded; same seed, same values)."),
-        batch_size: int = typer.Option(64, "--batch-size", help="Sentences per inference batch."),
-        metrics: Path = typer.Option(None, "--metrics", help="Write an evaluation JSON (labelled --data only)."),
-        fit_temperature: str = typer.Option(None, "--fit-temperature",
-                                            help="Fit a softmax temperature on this split of --data (e.g. dev) and store it in the checkpoint first."),
-        device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
-        quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the entity table."),
-    ) -> None:
-        """Tag raw text or a dataset with a trained checkpoint."""
-        from rich.console import Console
-
-        from linkner.errors import DataError
-
-        err = Console(stderr=True)
-        raw = _raw_text(text, input_file)
-        if raw is None and data is None:
-            raise DataError("nothing to tag: give TEXT, '-' (stdin), --input FILE or --data NAME|PATH")
-        if raw is not None and data is not None:
-            raise DataError("give raw text (TEXT/--input) or --data, not both")
-        if metrics is not None and data is None:
-            raise DataError("--metrics needs labelled --data")
-        if mc_samples < 0 or batch_size < 1:
-            raise DataError("--mc-samples must be ≥ 0 and --batch-size ≥ 1")
-        from linkner.data.writers import write_jsonl
-        from linkner.models.checkpoint import checkpoint_labels
-        from linkner.outputs import check_output_file
-        from linkner.predict import load, text_sentences
-        from linkner.preflight import check_labels_within
-
-        # checked before the model is loaded: a bad path or label must not cost a model load and a full run
-        for path, flag in ((out, "--out"), (metrics, "--metrics")):
-            if path is not None:
-                check_output_file(path, flag)
-        labels = checkpoint_labels(checkpoint)[1:]
-        if data is not None:
-            from linkner.data.types import labels_of
-            from linkner.evaluation import load_eval_data
-
-            sentences, source = load_eval_data(data, split), f"{data}/{split}"
-            check_labels_within(labels_of(sentences), labels, source, f"checkpoint {checkpoint}",
-                                "tag data of the schema the model was trained on")
-        else:
-            sentences, source = text_sentences(raw), "text"
-            if not sentences:
-                raise DataError("the input holds no tokens")
-        model = load(checkpoint, device=device)
-        if fit_temperature:
-            from linkner.evaluation import fit_checkpoint_temperature
-
-            t = fit_checkpoint_temperature(model, data or model.run.train.data, fit_temperature)
-            err.print(f"fitted temperature {t:.3f} on {fit_temperature}; stored in {checkpoint}/calibration.json")
-        keep_for_table = data is None and not quiet
-        tally = {"sentences": 0, "entities": 0}
-        kept = []
-
-        def counted(stream):
-            for s in stream:
-                tally["sentences"] += 1
-                tally["entities"] += len(s.entities)
-                if keep_for_table:
-                    kept.append(s)
-                yield s
-
-        with sentence_progress(len(sentences), f"tagging {source}", enabled=not quiet) as advance:
-            if metrics is not None:
-                from linkner.evaluation import evaluate_checkpoint
-
-                result, preds = evaluate_checkpoint(model, data, split, metrics, mc_samples=mc_samples,
-                                                    batch_size=batch_size, progress=advance, mc_seed=mc_seed)
-                m = result["entity"]["micro"]
-                err.print(f"{source}: P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f}; metrics → {metrics}")
-                stream = counted(preds)
-            else:
-                # streamed: each chunk's predictions reach the temporary file as soon as they are done, so
-                # memory stays flat on inputs of any size
-                stream = counted(model.iter_predict_sentences(
-                    sentences, mc_samples=mc_samples, batch_size=batch_size,
-                    has_gold=None if data is not None else False, progress=advance, mc_seed=mc_seed))
-            if out is not None:
-                write_jsonl(stream, out)  # under a temporary name, renamed when complete
-            else:
-                for _ in stream:
-                    pass
-        if data is not None:
-            err.print(f"{tally['sentences']} sentences, {tally['entities']} entities predicted")
-        elif not quiet:
-            _table(kept)
-        if out is not None:
-            err.print(f"predictions → {out}")
+    app.command("infer")(infer_cmd)

@@ -2,104 +2,90 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from linkner_cli.common import user_errors
+from linkner.link.config import LinkConfig, LLMConfig
+from linkner_cli.common import option, user_errors
 
 console = Console(stderr=True)
 
 
+_D, _L = LinkConfig(), LLMConfig()  # the defaults live in the configs; the flags only say what was given
+
+
 @user_errors
 def link(
-    ctx: typer.Context,
     predictions: Path = typer.Argument(..., help="Predictions JSONL written by `linkner infer`."),
     out: Path = typer.Option(..., "--out", help="Output folder: linked.jsonl and metrics.json."),
-    backend: str = typer.Option("llama-cpp", help="llama-cpp (in process) | openai (any OpenAI-compatible server) | ollama."),
-    model: str = typer.Option("qwen2.5-coder-1.5b", help="llama-cpp: a preset (smollm2-135m, qwen2.5-coder-0.5b, "
-                              "qwen2.5-coder-1.5b) or a GGUF path; openai/ollama: the server's model name."),
-    threshold: str = typer.Option("0.4", help="Route entities with uncertainty above this, or 'auto' (tune on --dev-predictions)."),
-    dev_predictions: Path = typer.Option(None, help="Dev predictions with gold, for --threshold auto."),
-    uncertainty: str = typer.Option("confidence", help="confidence | entropy | mc_dropout | evidential."),
-    dataset: str = typer.Option(None, help="Dataset whose type definitions to use (conll03, wnut16, wnut17, twitterner); "
-                                "default: from the predictions' labels."),
-    types: Path = typer.Option(None, "--types", help="Your own type definitions (TOML/YAML/JSON: [types.LABEL] with a "
-                               "description, optional examples and counter_examples); overrides --dataset."),
-    types_partial: bool = typer.Option(False, "--types-partial", help="With --types: labels without a definition are "
-                                       "described by their name alone instead of being an error."),
-    shots: int = typer.Option(0, help="Demonstrations per type (plus as many 'not an entity' ones)."),
-    demos_from: str = typer.Option(None, help="File (or dataset name: its train split) with gold entities for demonstrations."),
-    retrieve: bool = typer.Option(False, "--retrieve", help="Pick demonstrations per query by TF-IDF similarity."),
-    max_routed: float = typer.Option(None, help="Route at most this fraction of the entities (most uncertain first)."),
-    max_calls: int = typer.Option(None, help="Route at most this many entities."),
-    tune_max_calls: int = typer.Option(200, help="With --threshold auto: ask the LLM about at most this many dev "
-                                       "entities (its own budget, independent of the test budget)."),
-    tune_sample: str = typer.Option("uncertain", help="With --threshold auto: uncertain (the most uncertain entities "
-                                    "of the dev file) | random (whole dev sentences in a seeded random order)."),
-    protocol: str = typer.Option("honest", help="honest | paper (the original evaluation, for comparison only)."),
-    decision: str = typer.Option("fuse", help="fuse (multiple choice; the LLM's option probabilities pooled with the "
-                                 "local ones, weight fitted on dev) | replace (the LLM's answer replaces the local label)."),
-    options_k: int = typer.Option(None, "--options-k", help="fuse: offer the local top-k labels plus 'not an entity' "
-                                  "(default: all labels)."),
-    fusion_weight: float = typer.Option(None, help="fuse: a fixed LLM weight w in [0, 1] instead of fitting it on dev."),
-    candidates: str = typer.Option("all", help="Honest candidates asked besides routed entities: none | near-miss "
-                                   "(spans decoded as O with entity probability >= q) | boundary (±1-token variants of "
-                                   "routed entities) | all. With --threshold auto they are used only if they help on "
-                                   "dev (bootstrap lower bound of ΔF1 > 0); with a fixed threshold only with --candidate-q."),
-    candidate_q: float = typer.Option(None, "--candidate-q", help="A fixed near-miss q (entity probability, >= 0.05) "
-                                      "instead of the dev grid."),
-    base_url: str = typer.Option(None, help="openai: server URL, e.g. http://127.0.0.1:8000/v1 (else $OPENAI_BASE_URL)."),
-    api_key: str = typer.Option(None, help="openai: API key (else $OPENAI_API_KEY)."),
-    host: str = typer.Option(None, help="ollama: server URL (else $OLLAMA_HOST)."),
-    concurrency: int = typer.Option(1, help="Parallel requests (openai/ollama)."),
-    timeout: float = typer.Option(60.0, help="Seconds per request."),
-    retries: int = typer.Option(3, help="Retries per request on transient errors (exponential back-off)."),
-    n_ctx: int = typer.Option(2048, help="Context size (llama-cpp; num_ctx for ollama)."),
-    n_threads: int = typer.Option(None, help="llama-cpp threads (default: half the cores)."),
-    structured: str = typer.Option("auto", help="auto | json_schema | json_object | off (constrained answers)."),
-    seed: int = typer.Option(13, help="Seed for demonstrations, the dev tuning sample and the bootstraps."),
-    cache: Path = typer.Option(None, help="Answer cache file (default: $LINKNER_CACHE/llm-answers.jsonl)."),
-    config: Path = typer.Option(None, help="TOML/YAML/JSON LinkConfig; flags given explicitly override it."),
+    backend: str = option(_L.backend, "llama-cpp (in process) | openai (any OpenAI-compatible server) | ollama."),
+    model: str = option(_L.model, "llama-cpp: a preset (smollm2-135m, qwen2.5-coder-0.5b, qwen2.5-coder-1.5b) or a "
+                      "GGUF path; openai/ollama: the server's model name."),
+    threshold: str = option(_D.threshold, "Route entities with uncertainty above this, or 'auto' (tune on --dev-predictions)."),
+    dev_predictions: Path = option(None, "Dev predictions with gold, for --threshold auto."),
+    uncertainty: str = option(_D.uncertainty, "confidence | entropy | mc_dropout | evidential."),
+    dataset: str = option(None, "Dataset whose type definitions to use (conll03, wnut16, wnut17, twitterner); "
+                        "default: from the predictions' labels."),
+    types: Path = option(None, "Your own type definitions (TOML/YAML/JSON: [types.LABEL] with a description, optional "
+                       "examples and counter_examples); overrides --dataset.", "--types"),
+    types_partial: bool = option(None, "With --types: labels without a definition are described by their name alone "
+                               "instead of being an error.", "--types-partial/--no-types-partial"),
+    shots: int = option(_D.shots, "Demonstrations per type (plus as many 'not an entity' ones)."),
+    demos_from: str = option(None, "File (or dataset name: its train split) with gold entities for demonstrations."),
+    retrieve: bool = option(None, "Pick demonstrations per query by TF-IDF similarity.", "--retrieve/--no-retrieve"),
+    max_routed: float = option(None, "Route at most this fraction of the entities (most uncertain first)."),
+    max_calls: int = option(None, "Route at most this many entities."),
+    tune_max_calls: int = option(_D.tune_max_calls, "With --threshold auto: ask the LLM about at most this many dev "
+                               "entities (its own budget, independent of the test budget)."),
+    tune_sample: str = option(_D.tune_sample, "With --threshold auto: uncertain (the most uncertain entities of the dev "
+                            "file) | random (whole dev sentences in a seeded random order)."),
+    protocol: str = option(_D.protocol, "honest | paper (the original evaluation, for comparison only)."),
+    decision: str = option(_D.decision, "fuse (multiple choice; the LLM's option probabilities pooled with the local ones, "
+                         "weight fitted on dev) | replace (the LLM's answer replaces the local label)."),
+    options_k: int = option(None, "fuse: offer the local top-k labels plus 'not an entity' (default: all labels).", "--options-k"),
+    fusion_weight: float = option(None, "fuse: a fixed LLM weight w in [0, 1] instead of fitting it on dev."),
+    candidates: str = option(_D.candidates, "Honest candidates asked besides routed entities: none | near-miss (spans "
+                           "decoded as O with entity probability >= q) | boundary (±1-token variants of routed "
+                           "entities) | all. With --threshold auto they are used only if they help on dev (bootstrap "
+                           "lower bound of ΔF1 > 0); with a fixed threshold only with --candidate-q."),
+    candidate_q: float = option(None, "A fixed near-miss q (entity probability, >= 0.05) instead of the dev grid.", "--candidate-q"),
+    base_url: str = option(None, "openai: server URL, e.g. http://127.0.0.1:8000/v1 (else $OPENAI_BASE_URL)."),
+    api_key: str = option(None, "openai: API key (else $OPENAI_API_KEY)."),
+    host: str = option(None, "ollama: server URL (else $OLLAMA_HOST)."),
+    concurrency: int = option(_L.concurrency, "Parallel requests (openai/ollama)."),
+    timeout: float = option(_L.timeout_s, "Seconds per request."),
+    retries: int = option(_L.retries, "Retries per request on transient errors (exponential back-off)."),
+    n_ctx: int = option(_L.n_ctx, "Context size (llama-cpp; num_ctx for ollama)."),
+    n_threads: int = option(None, "llama-cpp threads (default: all cores)."),
+    structured: str = option(_L.structured, "auto | json_schema | json_object | off (constrained answers)."),
+    seed: int = option(_D.seed, "Seed for demonstrations, the dev tuning sample and the bootstraps."),
+    cache: Path = option(None, "Answer cache file (default: $LINKNER_CACHE/llm-answers.jsonl)."),
+    config: Path = option(None, "TOML/YAML/JSON LinkConfig; flags given explicitly override it."),
 ) -> None:
     """Link uncertain entities to an LLM; every answer is cached, so an interrupted run resumes."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    from linkner.configio import from_dict, read_config_file
-    from linkner.link.config import LinkConfig
+    given = {k: v for k, v in locals().items() if k not in ("predictions", "out", "config")}  # the flags, first
+    from linkner.configio import layered
     from linkner.link.pipeline import run_link
-    from linkner.preflight import check_link_inputs
+    from linkner.link.preflight import check_link_inputs
 
-    given = {k for k, v in ctx.params.items() if ctx.get_parameter_source(k).name != "DEFAULT"}
-    values = {"threshold": threshold, "dev_predictions": str(dev_predictions) if dev_predictions else None,
-              "uncertainty": uncertainty, "dataset": dataset, "shots": shots, "demos_from": demos_from, "retrieve": retrieve,
-              "types": str(types) if types else None, "types_partial": types_partial,
-              "max_routed": max_routed, "max_calls": max_calls, "tune_max_calls": tune_max_calls, "tune_sample": tune_sample, "protocol": protocol, "seed": seed,
-              "decision": decision, "options_k": options_k, "fusion_weight": fusion_weight,
-              "candidates": candidates, "candidate_q": candidate_q,
-              "cache": str(cache) if cache else None}
-    llm_values = {"backend": backend, "model": model, "base_url": base_url, "api_key": api_key, "host": host,
-                  "concurrency": concurrency, "timeout_s": timeout, "retries": retries, "n_ctx": n_ctx,
-                  "n_threads": n_threads, "structured": structured}
-    flag = {"timeout_s": "timeout"}
-    data = read_config_file(config) if config else {}
-    for k, v in values.items():
-        if k in given or k not in data:
-            data[k] = v
-    llm = data.get("llm") or {}
-    if not isinstance(llm, dict):
-        from linkner.errors import ConfigError
-
-        raise ConfigError(f"{config}: 'llm' must be a table of settings ([llm]), not {llm!r}")
-    llm = dict(llm)
-    for k, v in llm_values.items():
-        if flag.get(k, k) in given or k not in llm:
-            llm[k] = v
-    data["llm"] = llm
-    cfg = from_dict(LinkConfig, data, str(config or "flags"))
+    llm_keys = ("backend", "model", "base_url", "api_key", "host", "concurrency", "retries", "n_ctx", "n_threads", "structured")
+    flags = {k: str(v) if isinstance(v, Path) else v for k, v in given.items() if k not in llm_keys and k != "timeout"}
+    flags["llm"] = {**{k: given[k] for k in llm_keys}, "timeout_s": timeout}
+    cfg = layered(LinkConfig, flags, config)
     check_link_inputs(predictions, cfg, out)  # --out, label schemas: before any model load or LLM call
+    with _progress_bar(cfg.llm.model) as progress:
+        result = run_link(predictions, cfg, out, progress=progress)
+    _report(result.metrics, out)
+
+
+@contextlib.contextmanager
+def _progress_bar(model: str):
+    """A bar per phase (dev tuning, candidates, test) on stderr; yields ``progress(phase, done, total)``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("ETA"), TimeRemainingColumn(), console=console, transient=False) as bar:
@@ -107,11 +93,10 @@ def link(
 
         def progress(phase: str, done: int, total: int) -> None:
             if phase not in tasks:
-                tasks[phase] = bar.add_task(f"{phase} ({cfg.llm.model})", total=total)
+                tasks[phase] = bar.add_task(f"{phase} ({model})", total=total)
             bar.update(tasks[phase], completed=done, total=total)
 
-        result = run_link(predictions, cfg, out, progress=progress)
-    _report(result.metrics, out)
+        yield progress
 
 
 def _report(m: dict, out: Path) -> None:

@@ -1,7 +1,7 @@
 """Where LinkNER keeps what it downloads or assembles: one rule for every cache.
 
 The LLM answer cache and model files (:func:`linkner.link.config.cache_dir`), the reassembled encoders
-(:mod:`linkner.encoders`) and the datasets ``linkner data fetch`` writes (:func:`data_cache`) all live
+(:mod:`linkner.models.encoders`) and the datasets ``linkner data fetch`` writes (:func:`data_cache`) all live
 under :func:`cache_root`, so one variable moves them all and a user who set ``XDG_CACHE_HOME`` finds
 them where their other tools keep theirs.
 """

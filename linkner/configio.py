@@ -36,8 +36,10 @@ def from_dict(cls: type[T], data: dict, source: str = "config", _prefix: str = "
     traceback deep inside training). ``source`` names where the dict came from (a file, "flags").
     """
     if not isinstance(data, dict):
-        where = f" at key '{_prefix.rstrip('.')}'" if _prefix else ""
-        raise ConfigError(f"{source}: expected a table/mapping for {cls.__name__}{where}, not {_describe_value(data)}")
+        if _prefix:
+            key = _prefix.rstrip(".")
+            raise ConfigError(f"{source}: '{key}' must be a table of settings ([{key}]), not {_describe_value(data)}")
+        raise ConfigError(f"{source}: expected a table/mapping for {cls.__name__}, not {_describe_value(data)}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
@@ -225,11 +227,51 @@ def read_config_file(path: str | Path) -> dict:
     return data
 
 
-def load_config(cls: type[T], path: str | Path | None = None, overrides: dict | None = None) -> T:
-    """Defaults, then the file, then explicit overrides (e.g. CLI flags that were set)."""
-    data = read_config_file(path) if path else {}
-    data = {**data, **{k: v for k, v in (overrides or {}).items() if v is not None}}
-    return from_dict(cls, data, str(path or "config"))
+def layered(cls: type[T], flags: dict | None = None, file: str | Path | None = None, base: dict | None = None) -> T:
+    """The one way every command builds its config: defaults < ``base`` < ``file`` < ``flags``.
+
+    ``base`` is a saved config to continue from (``linkner train --resume``), ``file`` a TOML/YAML/JSON
+    config (``--config``), ``flags`` the settings given explicitly on the command line or by a caller
+    (``None`` values count as not given). Tables (``[llm]``, ``[train]``, …) are merged key by key, so a
+    flag overrides one setting of a table without dropping the file's others. Types are then checked by
+    :func:`from_dict`, which names the key and the source.
+    """
+    data: dict = {}
+    source = "command line"
+    if base:
+        _merge(data, base, "saved config")
+    if file is not None:
+        source = str(file)
+        _merge(data, read_config_file(file), source)
+    _merge(data, _given(flags or {}), source)
+    return from_dict(cls, data, source)
+
+
+def _given(flags: dict) -> dict:
+    out = {}
+    for k, v in flags.items():
+        if isinstance(v, dict):
+            v = _given(v)
+            if v:
+                out[k] = v
+        elif v is not None:
+            out[k] = v
+    return out
+
+
+def _merge(into: dict, values: dict, source: str, prefix: str = "") -> None:
+    for k, v in values.items():
+        if isinstance(v, dict):
+            cur = into.get(k)
+            if cur is None:
+                into[k] = cur = {}
+            elif not isinstance(cur, dict):
+                raise ConfigError(f"{source}: '{prefix}{k}' must be a table of settings ([{prefix}{k}]), not {cur!r}")
+            _merge(cur, v, source, f"{prefix}{k}.")
+        elif isinstance(into.get(k), dict):
+            raise ConfigError(f"{source}: '{prefix}{k}' must be a table of settings ([{prefix}{k}]), not {v!r}")
+        else:
+            into[k] = v
 
 
 def save_config(cfg: Any, path: str | Path) -> None:

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+VERSION = "0.1.0"  # linkner's version (pyproject.toml's [project] version says the same; a test checks)
+
 PACKAGES = ("linkner", "torch", "transformers", "tokenizers", "numpy", "llama-cpp-python", "scikit-learn", "matplotlib")
 
 

@@ -14,6 +14,7 @@ ships in ``data/`` and is missing always fails: that is a broken checkout, not a
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,75 @@ def smollm2_server():
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+# ----------------------------------------------------------------------------- one set of tiny models
+TINY_DATA = """Peter B-PER
+Blackburn I-PER
+visited O
+Paris B-LOC
+. O
+
+EU B-ORG
+rejects O
+German B-MISC
+call O
+. O
+
+Angela B-PER
+Merkel I-PER
+met O
+officials O
+in O
+Berlin B-LOC
+and O
+Bonn B-LOC
+. O
+
+The O
+United B-LOC
+States I-LOC
+said O
+Microsoft B-ORG
+grew O
+. O
+"""
+
+
+@dataclass(frozen=True)
+class TinyModels:
+    """Checkpoints of every model kind, trained once per session on :data:`TINY_DATA` with a tiny random
+    BERT (the real MiniLM tokenizer): E-NER and SpanNER for 2 epochs, the HF token-classification
+    tagger for 1. Tests share them instead of each training its own."""
+
+    root: Path
+    encoder: Path
+    data: Path  # train and dev (the same four sentences)
+    ener: Path
+    spanner: Path
+    hf: Path
+    metrics: dict  # {"edl"|"ce": train metrics}
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> TinyModels:
+    from linkner.baselines.hf_tagger import HFTaggerConfig
+    from linkner.baselines.hf_tagger import train as train_hf
+    from linkner.models.config import ModelConfig, RunConfig, TrainConfig
+    from linkner.models.encoders import make_tiny_encoder
+    from linkner.models.train import train
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    enc = make_tiny_encoder(root / "enc")
+    data = root / "train.txt"
+    data.write_text(TINY_DATA, encoding="utf-8")
+    (root / "dev.txt").write_text(TINY_DATA, encoding="utf-8")
+    metrics = {}
+    for loss, name in (("edl", "ener"), ("ce", "spanner")):
+        run = RunConfig(ModelConfig(encoder=str(enc), loss=loss),
+                        TrainConfig(data=str(data), dev_split=str(data), epochs=2, batch_size=2, out=str(root / name),
+                                    progress=False, head_lr=1e-3))
+        metrics[loss] = train(run)
+    train_hf(HFTaggerConfig(data=str(data), dev_split=str(data), encoder=str(enc), out=str(root / "hf"), epochs=1,
+                            batch_size=2), log=lambda *_: None)
+    return TinyModels(root, enc, data, root / "ener", root / "spanner", root / "hf", metrics)

@@ -9,53 +9,12 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from linkner.baselines.hf_tagger import HFTaggerConfig, bio_labels, subword_labels, word_tags
-from linkner.baselines.hf_tagger import train as train_hf
+from linkner.baselines.hf_tagger import bio_labels, subword_labels, word_tags
 from linkner.bench.align import SPACY_TO_CONLL, char_spans_to_entities, map_spacy_label, pipeline_entities, spacy_entities
 from linkner.bench.common import BenchConfig, cycle_to, join_tokens, linearity, make_document
-from linkner.config import ModelConfig, RunConfig, TrainConfig
 from linkner.data.types import Entity, Sentence
-from linkner.encoders import make_tiny_encoder
 from linkner.errors import ConfigError
-from linkner.train import train
 from linkner_cli.app import app
-
-DATA = """Peter B-PER
-Blackburn I-PER
-visited O
-Paris B-LOC
-. O
-
-EU B-ORG
-rejects O
-German B-MISC
-call O
-. O
-
-Angela B-PER
-Merkel I-PER
-met O
-officials O
-in O
-Berlin B-LOC
-. O
-
-The O
-United B-LOC
-States I-LOC
-said O
-Microsoft B-ORG
-grew O
-. O
-
-Japan B-LOC
-beat O
-Syria B-LOC
-2-1 O
-on O
-Friday O
-. O
-"""
 
 
 # ---------------------------------------------------------------- pure parts
@@ -135,17 +94,9 @@ def test_config_rejects_unknown_parts():
 
 # ---------------------------------------------------------------- runner, tiny models
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("bench")
-    data = root / "data.txt"
-    data.write_text(DATA, encoding="utf-8")
-    enc = make_tiny_encoder(root / "enc")
-    run = RunConfig(ModelConfig(encoder=str(enc), loss="edl"),
-                    TrainConfig(data=str(data), dev_split=str(data), epochs=1, batch_size=2, out=str(root / "ener"), progress=False))
-    train(run)
-    train_hf(HFTaggerConfig(data=str(data), dev_split=str(data), encoder=str(enc), out=str(root / "hf"), epochs=1, batch_size=2),
-             log=lambda *_: None)
-    return root, data, enc
+def tiny(tiny_models):
+    """The session's tiny models (tests/conftest.py): ``root/ener`` and ``root/hf`` are what the runner reads."""
+    return tiny_models.root, tiny_models.data, tiny_models.encoder
 
 
 def _cfg(tiny, **kw) -> BenchConfig:
@@ -193,8 +144,8 @@ def test_isolated_case_reports_its_own_memory(tiny):
 
 
 def test_figure_draws_partial_results(tmp_path):
-    from linkner.figures import FIGURES, save_figure
-    from linkner.plots import bench_overview
+    from linkner.studies.figures import FIGURES, save_figure
+    from linkner.studies.plots_misc import bench_overview
 
     assert FIGURES["bench"] == ("bench/summary.json", "bench_overview")
     fig, plotted = bench_overview({"inference": {"table": {"fp32": {"linkner_sentences_per_s": 200.0, "raw_sentences_per_s": 230.0}}}})

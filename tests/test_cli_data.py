@@ -123,7 +123,7 @@ def fresh_data(tmp_path, monkeypatch):
 @pytest.mark.parametrize("layout", ["disk", "export", "data"])
 def test_fetch_from_a_hub_format_copy_is_then_found_by_name(tmp_path, fresh_data, layout):
     from linkner.data.registry import load, locate
-    from linkner.spans import tags_to_entities
+    from linkner.data.spans import tags_to_entities
 
     src = _save(_hub_dataset(), tmp_path / "hub", layout)
     res = runner.invoke(app, ["data", "fetch", "conll03", "--from", str(src)])

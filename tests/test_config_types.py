@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from linkner.config import ModelConfig, RunConfig, TrainConfig
 from linkner.configio import from_dict, read_config_file, to_dict
 from linkner.errors import ConfigError
 from linkner.link.config import LinkConfig, LLMConfig
+from linkner.models.config import ModelConfig, RunConfig, TrainConfig
 from linkner_cli.app import app
 
 runner = CliRunner()

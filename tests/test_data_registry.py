@@ -90,14 +90,15 @@ def test_one_cache_rule(tmp_path, monkeypatch):
 
 def test_smoke_profile_falls_back_to_shipped_data_unless_strict(tmp_path, monkeypatch):
     from linkner.errors import DataError
-    from linkner.studies.runs import SMOKE, icl_specs, main_specs, profile_paths
+    from linkner.studies.runs import SMOKE, profile_paths, profile_runs
 
     monkeypatch.setenv("LINKNER_DATA_DIR", str(tmp_path / "nowhere"))
     monkeypatch.setenv("LINKNER_DATA_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("LINKNER_STRICT_DATA", raising=False)
     sizes = profile_paths("smoke")[2]
     assert sizes.systems == (("wnut17", "spanner"), ("wnut17", "ener"))
-    assert {(s.train, s.evalset) for s in main_specs(sizes) + icl_specs(sizes)} == {("wnut17", "wnut17")}
+    _, main, sweep = profile_runs(sizes)
+    assert {(s.train, s.evalset) for s in main + sweep} == {("wnut17", "wnut17")}
     assert sizes.train_sentences == SMOKE.train_sentences and sizes.llm == SMOKE.llm
     monkeypatch.setenv("LINKNER_STRICT_DATA", "1")
     with pytest.raises(DataError, match=r"conll03.*LINKNER_STRICT_DATA.*linkner data fetch conll03"):
@@ -106,7 +107,7 @@ def test_smoke_profile_falls_back_to_shipped_data_unless_strict(tmp_path, monkey
 
 @pytest.mark.needs_data("conll03", "conll03-typos", "conll03-oov")
 def test_smoke_profile_uses_conll_where_it_is_found():
-    from linkner.studies.runs import SMOKE, main_specs, profile_paths
+    from linkner.studies.runs import SMOKE, profile_paths, profile_runs
 
     sizes = profile_paths("smoke")[2]
-    assert sizes is SMOKE and {s.evalset for s in main_specs(sizes)} == {"conll03", "conll03-oov"}
+    assert sizes is SMOKE and {s.evalset for s in profile_runs(sizes)[1]} == {"conll03", "conll03-oov"}

@@ -8,8 +8,8 @@ import json
 from typer.testing import CliRunner
 
 from linkner.data.types import Entity, Sentence
-from linkner.experiments import data_overview, unseen_rate, write_results
-from linkner.figures import make_figure
+from linkner.studies.experiments import data_overview, unseen_rate, write_results
+from linkner.studies.figures import make_figure
 from linkner_cli.app import app
 
 

@@ -12,31 +12,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from linkner.config import ModelConfig, RunConfig, TrainConfig
-from linkner.encoders import make_tiny_encoder
+from linkner.data.readers import read_conll
+from linkner.data.text import split_sentences
 from linkner.errors import ModelError
 from linkner.models.checkpoint import load_checkpoint
-from linkner.predict import LocalModel
-from linkner.text import split_sentences
-from linkner.train import train
+from linkner.models.predict import LocalModel
 from linkner_cli.app import app
 
 runner = CliRunner()
 
-DATA = ("Peter B-PER\nBlackburn I-PER\nvisited O\nParis B-LOC\n. O\n\nEU B-ORG\nrejects O\nGerman B-MISC\ncall O\n\n"
-        "John B-PER\nlives O\nin O\nBerlin B-LOC\n. O\n")
 
 
 @pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    root = tmp_path_factory.mktemp("guarantees")
-    enc = make_tiny_encoder(root / "enc")
-    (root / "train.txt").write_text(DATA, encoding="utf-8")
-    run = RunConfig(ModelConfig(encoder=str(enc), loss="edl"),
-                    TrainConfig(data=str(root / "train.txt"), dev_split=str(root / "train.txt"), epochs=1, batch_size=2,
-                                out=str(root / "model"), progress=False))
-    train(run)
-    return root / "model"
+def ckpt(tiny_models):
+    return tiny_models.ener
 
 
 def _fails(args: list[str]) -> str:
@@ -193,4 +182,5 @@ def test_interrupted_infer_leaves_out_untouched(ckpt, tmp_path, monkeypatch):
     assert out.read_text() == "previous run\n" and sorted(p.name for p in tmp_path.iterdir()) == ["p.jsonl"]
     monkeypatch.setattr(LocalModel, "iter_predict_sentences", original)
     res = runner.invoke(app, ["infer", str(ckpt), "--data", str(ckpt.parent / "train.txt"), "--out", str(out), "-q"])
-    assert res.exit_code == 0 and len(out.read_text().splitlines()) == 3
+    n = len(read_conll(ckpt.parent / "train.txt"))
+    assert res.exit_code == 0 and len(out.read_text().splitlines()) == n

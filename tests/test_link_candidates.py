@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 from link_helpers import LABELS, SENTENCES, FakeBackend, FaultServer, _ent, span_in
 from typer.testing import CliRunner
 
+from linkner.data.predictions import ScoredSpan
+from linkner.data.spans import enumerate_spans
 from linkner.data.types import Entity, Sentence
 from linkner.link import candidate_gate
 from linkner.link.backend import Completion
@@ -21,7 +23,6 @@ from linkner.link.candidates import (
     BOUNDARY,
     NEAR_MISS,
     Candidate,
-    ScoredSpan,
     apply_to_sentences,
     apply_to_sets,
     boundary_variants,
@@ -35,8 +36,7 @@ from linkner.link.options import lettered
 from linkner.link.pipeline import run_link
 from linkner.link.prompts import SCHEMAS
 from linkner.link.routing import Item
-from linkner.predict import NEAR_MISS_FLOOR, NEAR_MISS_MAX, SpanScores, decode
-from linkner.spans import enumerate_spans
+from linkner.models.predict import NEAR_MISS_FLOOR, NEAR_MISS_MAX, SpanScores, decode
 
 LETTER = {o.label: o.key for o in lettered(SCHEMAS["conll03"])}
 
@@ -208,7 +208,7 @@ def test_the_original_keeps_its_span_when_it_is_at_least_as_sure_or_its_answer_f
     variant = Candidate(0, Entity(3, 6, "O"), 0.5, BOUNDARY, 0)
     weak = _fused({"LOC": 0.6, "O": 0.4}, {"LOC": 0.6, "O": 0.4}, "O")
     assert plan([{(3, 5, "LOC")}], {0: (item, strong)}, [(variant, weak)], None, True) == []
-    from linkner.link.parse import Decision
+    from linkner.link.decision import Decision
 
     assert plan([{(3, 5, "LOC")}], {0: (item, Decision("error"))}, [(variant, weak)], None, True) == []
 

@@ -1,5 +1,5 @@
 """The linking step reads exactly what ``linkner infer`` writes: predictions built by the real
-``linkner.predict.decode`` from synthetic span scores (no encoder needed), written by the real writer."""
+``linkner.models.predict.decode`` from synthetic span scores (no encoder needed), written by the real writer."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from linkner.data.types import Entity, Sentence
 from linkner.data.writers import write_jsonl
 from linkner.link.config import LinkConfig, LLMConfig
 from linkner.link.pipeline import run_link
-from linkner.predict import SpanScores, decode
+from linkner.models.predict import SpanScores, decode
 
 LABELS = ["O", "LOC", "MISC", "ORG", "PER"]
 

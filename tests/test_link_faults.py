@@ -11,7 +11,8 @@ from link_helpers import FakeBackend, FaultServer, free_port, write_predictions
 from typer.testing import CliRunner
 
 from linkner.errors import LLMError
-from linkner.link.backend import TransientLLMError, make_backend, with_retries
+from linkner.link.backend import TransientLLMError, with_retries
+from linkner.link.backends import make_backend
 from linkner.link.cache import AnswerCache
 from linkner.link.config import LinkConfig, LLMConfig
 from linkner.link.pipeline import run_link

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from linkner.data.types import Entity, Sentence
 from linkner.link.backend import Completion
 from linkner.link.config import LinkConfig, LLMConfig
+from linkner.link.decision import LABEL, REJECT, UNPARSED
 from linkner.link.fusion import Choice, Fusion, argmax, estimate_reliability, fit_weight, fuse, pool, smoothed_onehot
 from linkner.link.options import (
     build_request,
@@ -27,7 +28,6 @@ from linkner.link.options import (
     offered,
     parse_choice,
 )
-from linkner.link.parse import LABEL, REJECT, UNPARSED
 from linkner.link.pipeline import run_link
 from linkner.link.prompts import SCHEMAS
 

@@ -13,7 +13,7 @@ import pytest
 from link_helpers import write_predictions
 
 from linkner.data.types import Entity, Sentence
-from linkner.link.backend import make_backend
+from linkner.link.backends import make_backend
 from linkner.link.config import LinkConfig, LLMConfig
 from linkner.link.options import build_request, offered
 from linkner.link.pipeline import run_link

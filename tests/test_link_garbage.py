@@ -13,7 +13,8 @@ from link_helpers import BODY_FAULTS, ORACLE, FaultServer, free_port, write_pred
 from typer.testing import CliRunner
 
 from linkner.errors import LLMError
-from linkner.link.backend import LinkRequest, MalformedResponse, TransientLLMError, make_backend
+from linkner.link.backend import LinkRequest, MalformedResponse, TransientLLMError
+from linkner.link.backends import make_backend
 from linkner.link.config import LinkConfig, LLMConfig
 from linkner.link.pipeline import run_link
 

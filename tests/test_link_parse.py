@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from linkner.link.parse import LABEL, REJECT, UNPARSED, parse_answer, vocabulary
+from linkner.link.decision import LABEL, REJECT, UNPARSED
+from linkner.link.parse import parse_answer, vocabulary
 from linkner.link.prompts import SCHEMAS, generic_schema
 
 CONLL = SCHEMAS["conll03"]

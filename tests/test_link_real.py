@@ -20,7 +20,7 @@ from link_helpers import SENTENCES, write_predictions
 from typer.testing import CliRunner
 
 from linkner.errors import LLMError
-from linkner.link.backend import make_backend
+from linkner.link.backends import make_backend
 from linkner.link.config import LinkConfig, LLMConfig
 from linkner.link.pipeline import run_link
 

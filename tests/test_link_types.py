@@ -21,7 +21,8 @@ from typer.testing import CliRunner
 from linkner.data.types import Entity, Sentence
 from linkner.errors import ConfigError
 from linkner.link.config import LinkConfig, LLMConfig
-from linkner.link.parse import LABEL, REJECT, parse_answer
+from linkner.link.decision import LABEL, REJECT
+from linkner.link.parse import parse_answer
 from linkner.link.pipeline import run_link
 from linkner.link.prompts import SCHEMAS, build_messages
 from linkner.link.types_file import read_types, types_schema

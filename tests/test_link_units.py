@@ -13,10 +13,10 @@ from linkner.data.types import Entity, Sentence
 from linkner.errors import ConfigError, DataError, LLMError
 from linkner.link.cache import AnswerCache
 from linkner.link.config import LinkConfig, LLMConfig
+from linkner.link.decision import LABEL, REJECT, UNPARSED, Decision
 from linkner.link.demos import DemoBank
 from linkner.link.gguf import PRESETS, part_paths, resolve_gguf
 from linkner.link.merge import NOT_ROUTED, contributions, n_gold_for
-from linkner.link.parse import LABEL, REJECT, UNPARSED, Decision
 from linkner.link.pipeline import run_link, split_gold
 from linkner.link.prompts import NONE_OPTION, SCHEMAS, build_messages, marked_sentence, resolve_schema
 from linkner.link.routing import Item, collect_items, select, tune_threshold

@@ -7,9 +7,9 @@ import random
 import pytest
 
 from linkner.data.registry import load
+from linkner.data.spans import entities_to_tags, tags_to_entities
 from linkner.data.types import Sentence
 from linkner.metrics import evaluate
-from linkner.spans import entities_to_tags, tags_to_entities
 
 seqeval_metrics = pytest.importorskip("seqeval.metrics")
 TAGS = ["O", "O", "O", "B-PER", "I-PER", "B-ORG", "I-ORG", "I-LOC", "B-LOC", "E-LOC", "S-MISC", "B-creative-work", "I-creative-work"]

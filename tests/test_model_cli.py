@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from linkner.encoders import make_tiny_encoder
+from linkner.models.encoders import make_tiny_encoder
 from linkner_cli.app import app
 
 runner = CliRunner()

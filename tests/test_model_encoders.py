@@ -6,10 +6,10 @@ import importlib.util
 
 import pytest
 
-from linkner.config import ModelConfig, RunConfig, TrainConfig
 from linkner.configio import from_dict, to_dict
-from linkner.encoders import load_encoder, minilm_path, resolve
 from linkner.errors import ConfigError, ModelError
+from linkner.models.config import ModelConfig, RunConfig, TrainConfig
+from linkner.models.encoders import load_encoder, minilm_path, resolve
 
 
 def test_minilm_resolves_to_packaged_folder():
@@ -50,12 +50,30 @@ def test_loss_aliases_and_validation():
 
 
 def test_cli_config_layering(tmp_path):
-    from linkner_cli.train import _run_config
+    from linkner_cli.train import run_config
 
     f = tmp_path / "c.toml"
     f.write_text('[model]\nloss = "spanner"\nmax_span_len = 4\n[train]\nepochs = 7\nlr = 5e-5\n', encoding="utf-8")
-    run = _run_config(f, None, {"loss": None, "encoder": "minilm"}, {"epochs": 2, "lr": None})
+    run = run_config(f, None, {"model": {"loss": None, "encoder": "minilm"}, "train": {"epochs": 2, "lr": None}})
     assert (run.model.loss, run.model.max_span_len, run.train.epochs, run.train.lr) == ("ce", 4, 2, 5e-5)
     f.write_text("[modle]\nloss = 'ce'\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="modle"):
-        _run_config(f, None, {}, {})
+        run_config(f, None, {"model": {}, "train": {}})
+
+
+def test_layered_config_order_and_tables(tmp_path):
+    """defaults < saved config < file < flags; a flag overrides one key of a table and keeps the file's others."""
+    from linkner.configio import layered
+    from linkner.link.config import LinkConfig
+
+    f = tmp_path / "l.toml"
+    f.write_text('max_calls = 5\ntune_max_calls = 2\n[llm]\nmodel = "m-file"\nretries = 7\n', encoding="utf-8")
+    cfg = layered(LinkConfig, {"tune_max_calls": 1, "max_routed": None, "llm": {"model": "m-flag", "n_ctx": None}}, f,
+                  base={"max_calls": 9, "seed": 4})
+    assert (cfg.max_calls, cfg.tune_max_calls, cfg.seed, cfg.max_routed) == (5, 1, 4, None)
+    assert (cfg.llm.model, cfg.llm.retries, cfg.llm.n_ctx) == ("m-flag", 7, LinkConfig().llm.n_ctx)
+    f.write_text('llm = "fast"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="'llm' must be a table"):
+        layered(LinkConfig, {"llm": {"model": "x"}}, f)
+    with pytest.raises(ConfigError, match="'llm' must be a table"):
+        layered(LinkConfig, {}, f)

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from linkner.data.spans import enumerate_spans
 from linkner.data.types import Entity, Sentence
-from linkner.encoders import load_tokenizer, minilm_path
+from linkner.models.encoders import load_tokenizer, minilm_path
 from linkner.models.features import Encoded, Featurizer, case_class, collate, inference_batches, span_layout
-from linkner.spans import enumerate_spans
-from linkner.train import bucket_batches
+from linkner.models.train import bucket_batches
 
 LABELS = {"O": 0, "PER": 1, "LOC": 2}
 

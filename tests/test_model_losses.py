@@ -10,9 +10,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkner.models.losses import annealing, dirichlet, edl_loss, span_ce_loss
-from linkner.uncertainty import confidence, entropy, fit_temperature, span_uncertainties
-from linkner.uncertainty_metrics import ece, misclassification_auroc, ood_auroc, risk_coverage
+from linkner.models.losses import annealing, dirichlet, edl_loss, fit_temperature, span_ce_loss
+from linkner.uncertainty.estimators import confidence, entropy, span_uncertainties
+from linkner.uncertainty.quality import ece, misclassification_auroc, ood_auroc, risk_coverage
 
 
 @pytest.mark.parametrize("flags", [(True, True, True), (False, True, True), (True, False, False), (False, False, True)])

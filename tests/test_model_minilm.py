@@ -7,9 +7,9 @@ import json
 import pytest
 
 import linkner
-from linkner.config import ModelConfig, RunConfig, TrainConfig
 from linkner.data.registry import load
-from linkner.train import train
+from linkner.models.config import ModelConfig, RunConfig, TrainConfig
+from linkner.models.train import train
 
 SENTS = """Peter B-PER
 Blackburn I-PER

@@ -8,64 +8,18 @@ import numpy as np
 import pytest
 
 import linkner
-from linkner.config import ModelConfig, RunConfig, TrainConfig
 from linkner.data.readers import read_jsonl
 from linkner.data.types import Entity, Sentence
 from linkner.data.writers import write_jsonl
-from linkner.encoders import make_tiny_encoder
 from linkner.errors import DataError, ModelError
-from linkner.train import train
-
-TRAIN = """Peter B-PER
-Blackburn I-PER
-visited O
-Paris B-LOC
-. O
-
-EU B-ORG
-rejects O
-German B-MISC
-call O
-
-Angela B-PER
-Merkel I-PER
-met O
-officials O
-in O
-Berlin B-LOC
-and O
-Bonn B-LOC
-. O
-
-The O
-United B-LOC
-States I-LOC
-said O
-Microsoft B-ORG
-grew O
-.  O
-"""
-
-
-def write_data(folder):
-    (folder / "train.txt").write_text(TRAIN.replace(".  O", ". O"), encoding="utf-8")
-    (folder / "dev.txt").write_text(TRAIN.replace(".  O", ". O"), encoding="utf-8")
-    return folder / "train.txt", folder / "dev.txt"
+from linkner.models.config import RunConfig
+from linkner.models.train import train
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    enc = make_tiny_encoder(root / "enc")
-    train_file, dev_file = write_data(root)
-    out = {}
-    for loss in ("edl", "ce"):
-        run = RunConfig(ModelConfig(encoder=str(enc), loss=loss),
-                        TrainConfig(data=str(train_file), dev_split=str(dev_file), epochs=2, batch_size=2,
-                                    out=str(root / loss), progress=False, head_lr=1e-3))
-        metrics = train(run)
-        out[loss] = (root / loss, metrics)
-    return out
+def trained(tiny_models):
+    """The session's tiny E-NER and SpanNER checkpoints (tests/conftest.py), by loss."""
+    return {"edl": (tiny_models.ener, tiny_models.metrics["edl"]), "ce": (tiny_models.spanner, tiny_models.metrics["ce"])}
 
 
 def test_checkpoint_layout_and_log(trained):
@@ -221,9 +175,9 @@ def test_resume_continues_after_last_epoch(trained, tmp_path):
 
 
 def test_decode_resolves_overlaps_and_reports_dropped_candidates():
-    from linkner.predict import SpanScores, decode
-    from linkner.spans import enumerate_spans
-    from linkner.uncertainty import span_uncertainties
+    from linkner.data.spans import enumerate_spans
+    from linkner.models.predict import SpanScores, decode
+    from linkner.uncertainty.estimators import span_uncertainties
 
     labels = ["O", "PER", "LOC"]
     spans = np.asarray(enumerate_spans(4, 3))
@@ -294,3 +248,19 @@ def test_chunked_prediction_is_identical_and_reports_progress(trained):
     assert [s.tokens for s in chunked] == [s.tokens for s in sents]
     with pytest.raises(DataError):  # at the call, before anything is iterated (or an output file opened)
         m.iter_predict_sentences(sents, mc_samples=-1)
+
+
+def test_predictions_record_their_model_and_parse_as_typed_records(trained):
+    """The predictor writes the complete label schema and the training data (linking reads them to pick the
+    schema and check labels); every scored span it writes parses back as a typed record."""
+    from linkner.data.predictions import Prediction
+
+    ckpt, _ = trained["edl"]
+    m = linkner.load(ckpt)
+    gold = [Sentence("Peter Blackburn visited Paris .".split(), [Entity(0, 2, "PER"), Entity(3, 4, "LOC")])]
+    p = Prediction.of(m.predict_sentences(gold, has_gold=True)[0])
+    assert set(p.model.labels) == {"PER", "LOC", "ORG", "MISC"} and p.model.dataset == m.run.train.data
+    assert p.gold == (Entity(0, 2, "PER"), Entity(3, 4, "LOC")) and p.model.max_span_len == m.featurizer.L
+    for sp in p.candidates + p.near_miss + p.boundary + p.gold_scored:
+        assert set(sp.probs) == set(m.labels) and sp.end <= 5
+    assert all(sp.of is not None for sp in p.boundary)

@@ -13,11 +13,12 @@ import typer
 from typer.testing import CliRunner
 
 from linkner.data.readers import read_jsonl, read_spanner
+from linkner.data.schema import check_eval_labels, check_labels_within
 from linkner.data.types import Entity, Sentence
 from linkner.errors import ConfigError, DataError, LLMError
+from linkner.link.preflight import check_llm_model
 from linkner.metrics import evaluate
 from linkner.outputs import atomic_output, check_output_dir, check_output_file
-from linkner.preflight import check_eval_labels, check_labels_within, check_llm_model
 from linkner_cli.app import app
 from linkner_cli.common import user_errors
 
@@ -136,7 +137,7 @@ def test_cli_link_out_is_a_file_fails_before_any_llm(tmp_path):
 
 def test_cli_train_dev_of_another_dataset_fails_before_the_encoder(tmp_path, monkeypatch):
     """`--data wnut17 --dev conll_file`: the model could never predict PER/LOC/ORG/MISC."""
-    import linkner.encoders as encoders
+    import linkner.models.encoders as encoders
 
     def no_encoder(*a, **k):  # the check must come first: an encoder load here is a test failure
         raise AssertionError("encoder loaded before the label check")
@@ -158,8 +159,8 @@ def test_cli_train_out_is_a_file(tmp_path):
 
 # ------------------------------------------------------------------------------------ demo
 def test_demo_checks_settings_before_training(tmp_path, monkeypatch):
-    import linkner.train as train_mod
-    from linkner.demo import DemoConfig, run_demo, validate_demo
+    import linkner.models.train as train_mod
+    from linkner.studies.demo import DemoConfig, run_demo, validate_demo
 
     monkeypatch.setattr(train_mod, "train", lambda *a, **k: pytest.fail("trained before validating"))
     base = {"out": str(tmp_path / "d"), "llm_backend": "openai", "llm_model": "m"}  # no preset packages needed

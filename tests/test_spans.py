@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from linkner.data.spans import Candidate, entities_to_tags, enumerate_spans, greedy_decode, split_tag, tags_to_entities
 from linkner.data.types import Entity
-from linkner.spans import Candidate, entities_to_tags, enumerate_spans, greedy_decode, split_tag, tags_to_entities
 
 LABELS = ["PER", "ORG", "creative-work", "geo-loc"]
 

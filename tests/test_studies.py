@@ -11,11 +11,11 @@ import pytest
 
 from linkner.data.types import Entity, Sentence
 from linkner.data.writers import write_jsonl
-from linkner.experiments import write_results
-from linkner.figures import FIGURES, make_figure
 from linkner.studies import linking as L
 from linkner.studies import local as LO
 from linkner.studies import tables as T
+from linkner.studies.experiments import write_results
+from linkner.studies.figures import FIGURES, make_figure
 from linkner.studies.paper import load_paper_numbers, paper_vs_ours
 
 STUDIES = ["local_models", "uncertainty", "threshold", "linking", "in_context", "cost", "paper_vs_ours"]
@@ -120,10 +120,11 @@ def test_studies_read_the_results_layout(results):
 
 
 def test_every_study_figure_is_byte_reproducible(results, tmp_path):
-    from linkner import experiments as ex
+    from linkner.studies import linking, local, paper
 
     for name in STUDIES:
-        getattr(ex, f"run_{name}")(results)
+        runner = next(getattr(m, f"run_{name}") for m in (local, linking, paper) if hasattr(m, f"run_{name}"))
+        runner(results)
     assert set(STUDIES) <= set(FIGURES)
     for name in STUDIES:
         a = make_figure(name, results, tmp_path / "a")
@@ -133,10 +134,10 @@ def test_every_study_figure_is_byte_reproducible(results, tmp_path):
 
 
 def test_figures_say_not_yet_run_instead_of_failing(tmp_path):
-    from linkner import plots
+    from linkner.studies.figures import draw_function
 
     for name in STUDIES:
-        fig, plotted = getattr(plots, FIGURES[name][1])({})
+        fig, plotted = draw_function(name)({})
         texts = [t.get_text() for ax in fig.axes for t in ax.texts]
         assert any("not yet run" in t for t in texts) or name == "paper_vs_ours", name
 
@@ -165,7 +166,7 @@ def test_ood_detection_on_tiny_predictions(tmp_path):
 
 
 def test_ood_module_writes_the_committed_extras(tmp_path):
-    """``python -m linkner.studies.ood PRED_DIR OUT`` as scripts/real_runs.sh calls it, then the study reads it."""
+    """``python -m linkner.studies.ood PRED_DIR OUT`` as the run list's evaluate step writes them, then the study reads it."""
     from linkner.studies import ood
 
     preds = tmp_path / "runs" / "preds" / "conll03-ener"
@@ -218,9 +219,12 @@ def test_readme_block_is_rendered_from_the_results(results):
 
 
 def test_only_five_retrieved_shots_get_the_long_context():
-    from linkner.studies.runs import FULL, LinkSpec, _n_ctx
+    from linkner.studies.runs import FULL, SMOKE, profile_runs, smoke_sizes
 
-    spec = lambda k, retrieve: LinkSpec("conll03", "ener", "conll03", "honest", k, retrieve, True)  # noqa: E731
-    assert _n_ctx(spec(5, True), FULL) == FULL.llm_n_ctx_long > FULL.llm_n_ctx
-    # every other run keeps the context its cached answers were made with
-    assert {_n_ctx(spec(k, r), FULL) for k, r in [(0, False), (1, True), (3, True), (5, False)]} == {FULL.llm_n_ctx}
+    # the committed in-context sweep, and the smoke one built from sizes: n_ctx is part of the answer-cache key,
+    # so every run keeps the context its cached answers were made with, except 5 retrieved shots
+    for sizes in (FULL, smoke_sizes(shots=(0, 1, 3, 5))):
+        sweep = profile_runs(sizes)[2]
+        long = {(r.shots, r.retrieve) for r in sweep if r.n_ctx > 2048}
+        assert long == {(5, True)}, sizes is FULL
+        assert {r.n_ctx for r in sweep if (r.shots, r.retrieve) != (5, True)} == {SMOKE.llm_n_ctx}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkner.text import split_sentences, tokenize
+from linkner.data.text import split_sentences, tokenize
 
 ALPHABET = st.sampled_from(list("abc XYZ.,!?'-\n\t") + ["é", "e\u0301", "東京", "👍🏽", "👨\u200d👩\u200d👧", "❤️", "U.S.", "Mr.", "3.5", "\u00a0", "ß"])
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from linkner.schedule import BASE_EPOCHS, HEAD_LR, LR, SMALL_DATA_SENTENCES, SMALL_HEAD_LR, SMALL_LR, plan
+from linkner.models.schedule import BASE_EPOCHS, HEAD_LR, LR, SMALL_DATA_SENTENCES, SMALL_HEAD_LR, SMALL_LR, plan
 
 runner = CliRunner()
 
@@ -66,7 +66,7 @@ DEV_ZERO = "Peter B-PER\nPaul I-PER\nMary I-PER\nJohn I-PER\nGeorge I-PER\nRingo
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
-    from linkner.encoders import make_tiny_encoder
+    from linkner.models.encoders import make_tiny_encoder
 
     root = tmp_path_factory.mktemp("small")
     (root / "train.txt").write_text(TRAIN, encoding="utf-8")
@@ -75,8 +75,8 @@ def files(tmp_path_factory):
 
 
 def test_patience_does_not_count_while_dev_f1_is_zero(files):
-    from linkner.config import ModelConfig, RunConfig, TrainConfig
-    from linkner.train import train
+    from linkner.models.config import ModelConfig, RunConfig, TrainConfig
+    from linkner.models.train import train
 
     root, enc = files
     run = RunConfig(ModelConfig(encoder=str(enc), loss="edl"),
@@ -124,7 +124,7 @@ def test_cli_dev_without_entities_says_so(files, tmp_path):
 
 
 def test_advice_names_unseen_dev_labels():
-    from linkner.train import zero_f1_advice
+    from linkner.models.train import zero_f1_advice
 
     msg = zero_f1_advice({"dev_gold_entities": 3, "dev_labels_unseen_in_train": ["drug"], "epochs_run": 2,
                           "train_sentences": 10, "out": "runs/x", "schedule": {"steps_per_epoch": 1, "lr": 1e-4, "head_lr": 1e-3}})

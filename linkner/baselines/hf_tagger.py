@@ -3,7 +3,7 @@
 
 It is what a user gets from the standard transformers recipe, trained with a plain torch loop
 (no ``Trainer``, so no ``accelerate``) that matches LinkNER's training where it can: length-bucketed
-batches of 32 sentences (:func:`linkner.train.bucket_batches`), AdamW (fused when available) with
+batches of 32 sentences (:func:`linkner.models.train.bucket_batches`), AdamW (fused when available) with
 linear warm-up and decay, gradient clipping, the best dev-F1 epoch kept. Every subword is labelled
 (continuation pieces of a ``B-X`` word get ``I-X``) so that the pipeline's ``"simple"`` aggregation,
 which groups subword predictions, sees consistent tags.
@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from linkner.data.spans import entities_to_tags
 from linkner.data.types import Sentence
 from linkner.errors import DataError
-from linkner.spans import entities_to_tags
 
 
 @dataclass
@@ -49,7 +49,7 @@ class HFTaggerConfig:
     patience: int = 3  # dev scorings without F1 gain, counted once dev F1 is above 0 (as linkner train)
     # Minimum optimiser steps (0: off, exactly ``epochs``): when set, epochs are raised to reach it, at
     # most ``epoch_cap``, and dev is scored every ceil(epochs / dev_evals) epochs, the same rule
-    # (linkner.schedule.plan) as linkner train, so a small-data comparison gives both the same updates.
+    # (linkner.models.schedule.plan) as linkner train, so a small-data comparison gives both the same updates.
     min_steps: int = 0
     epoch_cap: int = 100
     dev_evals: int = 25
@@ -130,7 +130,7 @@ def predict(model: Any, tokenizer: Any, sentences: list[Sentence], batch_size: i
     argmax tag per word, chunked conlleval-style. Words cut off by truncation are tagged O."""
     import torch
 
-    from linkner.spans import tags_to_entities
+    from linkner.data.spans import tags_to_entities
 
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     items = encoded if encoded is not None else encode(tokenizer, sentences)
@@ -159,7 +159,7 @@ def predict(model: Any, tokenizer: Any, sentences: list[Sentence], batch_size: i
 
 
 def _optimizer(model: Any, cfg: HFTaggerConfig) -> Any:
-    from linkner.train import adamw
+    from linkner.models.train import adamw
 
     decay, no_decay = [], []
     for name, p in model.named_parameters():
@@ -169,7 +169,7 @@ def _optimizer(model: Any, cfg: HFTaggerConfig) -> Any:
 
 
 def _split(data: str, split: str, n: int | None, seed: int) -> list[Sentence]:
-    from linkner.train import load_split, subset
+    from linkner.data.registry import load_split, subset
 
     return subset(load_split(data, split), n, seed)
 
@@ -180,11 +180,11 @@ def train(cfg: HFTaggerConfig, log: Any = print) -> dict:
     from transformers import AutoModelForTokenClassification
 
     from linkner.data.registry import schema_for
-    from linkner.encoders import _quiet_transformers, load_tokenizer, resolve
     from linkner.metrics import evaluate
+    from linkner.models.encoders import _quiet_transformers, load_tokenizer, resolve
+    from linkner.models.schedule import plan
+    from linkner.models.train import bucket_batches, make_scheduler, set_seed
     from linkner.provenance import run_info
-    from linkner.schedule import plan
-    from linkner.train import bucket_batches, make_scheduler, set_seed
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -267,8 +267,8 @@ def load(path: str | Path) -> tuple[Any, Any]:
     """``(model, tokenizer)`` of a trained tagger folder, in eval mode."""
     from transformers import AutoModelForTokenClassification
 
-    from linkner.encoders import _quiet_transformers, load_tokenizer
     from linkner.errors import ModelError
+    from linkner.models.encoders import _quiet_transformers, load_tokenizer
 
     p = Path(path)
     if not (p / "config.json").is_file():

@@ -39,7 +39,7 @@ Predictor = Callable[[list[Sentence]], list[Sentence]]
 
 
 def _linkner(cfg: BenchConfig, bf16: bool) -> Predictor:
-    from linkner.predict import LocalModel
+    from linkner.models.predict import LocalModel
 
     lm = LocalModel(cfg.checkpoint, bf16=bf16)
     return lambda sents: lm.predict_sentences(sents, batch_size=cfg.batch_size, has_gold=False)

@@ -5,7 +5,7 @@ repeat time, interleaved on the same sentences,
 
 * ``linkner``: ``LocalModel.predict_sentences`` end to end (featurise, encoder, span head, confidence +
   entropy + evidential uncertainty, decoding, output records);
-* ``scores``: :func:`linkner.predict.score_sentences` (everything but decoding/records);
+* ``scores``: :func:`linkner.models.predict.score_sentences` (everything but decoding/records);
 * ``featurize``: word → subword windows and span arrays alone;
 * ``raw``: the checkpoint's own encoder called on the *same* batches
   (:func:`~linkner.models.features.inference_batches`), already tokenised and on tensors (no span
@@ -57,7 +57,7 @@ def _raw_forward(encoder, batches, bf16: bool) -> None:
 
 
 def _throughput(cfg: BenchConfig, bf16: bool) -> dict:
-    from linkner.predict import LocalModel, score_sentences
+    from linkner.models.predict import LocalModel, score_sentences
 
     lm = LocalModel(cfg.checkpoint, bf16=bf16)
     sents = eval_sentences(cfg)
@@ -145,7 +145,7 @@ class _EncoderClock:
 
 
 def _mc(cfg: BenchConfig) -> dict:
-    from linkner.predict import LocalModel
+    from linkner.models.predict import LocalModel
 
     lm = LocalModel(cfg.checkpoint)
     sents = eval_sentences(cfg)[: cfg.mc_sentences]
@@ -167,14 +167,14 @@ def _rss(cfg: BenchConfig, what: str) -> dict:
     if what == "raw-encoder":
         from pathlib import Path
 
-        from linkner.encoders import load_encoder
+        from linkner.models.encoders import load_encoder
 
         # the checkpoint's encoder architecture (weights do not change memory or speed)
         tok, enc, _ = load_encoder(str(Path(cfg.checkpoint) / "encoder"), pretrained=False)
         enc.eval()
         _, secs = timed(lambda: _raw_forward(enc, _plain_batches(tok, sents, cfg.batch_size), False))
     else:
-        from linkner.predict import LocalModel
+        from linkner.models.predict import LocalModel
 
         lm = LocalModel(cfg.checkpoint, bf16=what.endswith("bf16"))
         _, secs = timed(lambda: lm.predict_sentences(sents, batch_size=cfg.batch_size, has_gold=False))

@@ -77,7 +77,7 @@ def _pred_file(cfg: BenchConfig) -> Path:
 def _predictions(cfg: BenchConfig) -> dict:
     from linkner.data.writers import write_jsonl
     from linkner.link.routing import collect_items, select
-    from linkner.predict import LocalModel
+    from linkner.models.predict import LocalModel
 
     sents = eval_sentences(cfg)[: cfg.link_pool]
     lm = LocalModel(cfg.checkpoint)
@@ -102,6 +102,7 @@ def _fill_from_gold(pred: list, need: int, methods: list[str]) -> int:
     """A weak model (tests, smoke runs) may predict too few entities to time the LLM on: add gold
     spans it missed, with uncertainty 1, until ``need`` more exist. Cost per call does not depend on
     where the span came from; the count added is reported (``filled_from_gold``)."""
+    from linkner.data.predictions import gold_entities
     from linkner.data.types import Entity
 
     added = 0
@@ -109,8 +110,7 @@ def _fill_from_gold(pred: list, need: int, methods: list[str]) -> int:
         if added >= need:
             break
         extra = []
-        for g in s.meta.get("gold") or []:
-            e = Entity(int(g["start"]), int(g["end"]), g["label"])
+        for e in gold_entities(s) or ():
             if added < need and not any(e.overlaps(p) for p in [*s.entities, *extra]):
                 extra.append(Entity(e.start, e.end, e.label, 0.0, {"uncertainty": {m: 1.0 for m in methods}, "probs": {}}))
                 added += 1
@@ -148,7 +148,7 @@ def _local(cfg: BenchConfig, model: str) -> dict:
     if importlib.util.find_spec("llama_cpp") is None:
         raise Skip("llama-cpp-python is not installed (pip install 'linkner[llm]')")
     from linkner.errors import LLMError
-    from linkner.link.backend import make_backend
+    from linkner.link.backends import make_backend
     from linkner.link.config import LLMConfig
     from linkner.link.pipeline import run_link
 

@@ -75,7 +75,7 @@ def run_case_isolated(part: str, case: str, cfg: BenchConfig, timeout: float | N
 
 def run_part(part: str, cfg: BenchConfig, say: Callable[[str], None] = print) -> dict:
     """All cases of ``part``; writes ``OUT/PART.json`` and returns its document."""
-    from linkner.experiments import write_results
+    from linkner.studies.experiments import write_results
 
     mod = part_module(part)
     results = {}
@@ -98,7 +98,7 @@ def run_part(part: str, cfg: BenchConfig, say: Callable[[str], None] = print) ->
 
 def write_summary(out: str | Path) -> dict:
     """Merge every ``OUT/PART.json`` present into ``OUT/summary.json`` (what the figure reads)."""
-    from linkner.experiments import write_results
+    from linkner.studies.experiments import write_results
 
     out = Path(out)
     numbers, runs = {}, {}
@@ -118,8 +118,8 @@ def run_bench(cfg: BenchConfig, figure_dir: str | Path | None = "figures", say: 
     docs = {part: run_part(part, cfg, say) for part in cfg.parts}
     summary = write_summary(cfg.out)
     if figure_dir is not None:
-        from linkner.figures import save_figure
-        from linkner.plots import bench_overview
+        from linkner.studies.figures import save_figure
+        from linkner.studies.plots_misc import bench_overview
 
         fig, plotted = bench_overview(summary["numbers"])
         summary["figure"] = [str(p) for p in save_figure(fig, plotted, figure_dir, "bench")]

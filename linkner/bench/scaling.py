@@ -42,7 +42,7 @@ def repeats_for(n: int, cfg: BenchConfig) -> int:
 
 
 def run_case(case: str, cfg: BenchConfig) -> dict:
-    from linkner.predict import LocalModel
+    from linkner.models.predict import LocalModel
 
     base = eval_sentences(cfg)
     t_load0 = peak_rss_mb()

@@ -2,9 +2,9 @@
 against the bare encoder's forward + backward on the same batches.
 
 Per case (``spanner``, ``ener``; a fresh process each): featurise the train split as ``linkner train``
-does, cut the epoch's length-bucketed batches (:func:`linkner.train.bucket_batches`, batch 32), and
+does, cut the epoch's length-bucketed batches (:func:`linkner.models.train.bucket_batches`, batch 32), and
 time ``train_warmup_steps`` untimed then ``train_steps`` timed optimiser steps — the exact step of
-:func:`linkner.train.train` (forward, loss, backward, clipping, fused AdamW, schedule). Each step is
+:func:`linkner.models.train.train` (forward, loss, backward, clipping, fused AdamW, schedule). Each step is
 followed, on the same batch, by the bare encoder (same architecture and dropout, a separate copy):
 forward + backward of a dummy loss, no optimiser. The batches are shuffled, so the timed ones are a
 random sample of the epoch: **seconds per epoch = mean step time × steps per epoch** (an
@@ -30,14 +30,13 @@ def _case(cfg: BenchConfig, loss: str) -> dict:
     import numpy as np
     import torch
 
-    from linkner.config import ModelConfig, TrainConfig
     from linkner.data.registry import schema_for
-    from linkner.encoders import load_encoder
+    from linkner.models.config import ModelConfig, TrainConfig
+    from linkner.models.encoders import load_encoder
     from linkner.models.features import collate
-    from linkner.models.losses import edl_loss, span_ce_loss
+    from linkner.models.predict import make_featurizer
     from linkner.models.span_model import SpanModel, move_batch
-    from linkner.predict import make_featurizer
-    from linkner.train import bucket_batches, evaluate_model, make_optimizer, make_scheduler, set_seed
+    from linkner.models.train import bucket_batches, evaluate_model, make_optimizer, make_scheduler, set_seed
 
     mcfg = ModelConfig(encoder=cfg.train_encoder, loss=loss)
     tcfg = TrainConfig(batch_size=cfg.train_batch_size)
@@ -63,12 +62,7 @@ def _case(cfg: BenchConfig, loss: str) -> dict:
 
     def step(batch) -> None:
         logits = model(batch).float()
-        if mcfg.loss == "edl":
-            # epoch 1: a_t > 0, so the KL and uncertainty terms are computed as in every later epoch
-            lo = edl_loss(logits, batch["labels"], batch["weights"], 1, mcfg.annealing_step, mcfg.with_iw, mcfg.with_uc,
-                          mcfg.with_kl, mcfg.evidence, mcfg.logit_clamp)
-        else:
-            lo = span_ce_loss(logits, batch["labels"], batch["weights"])
+        lo = model.loss(logits, batch, 1)  # epoch 1: a_t > 0, so E-NER's KL and uncertainty terms are computed
         lo.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
         opt.step()

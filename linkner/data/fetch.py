@@ -36,10 +36,10 @@ from urllib.parse import urlparse
 
 from linkner.cache import data_cache
 from linkner.data.registry import data_roots, fetchable_from, find, how_to_get, spec, validate_labels
+from linkner.data.spans import tags_to_entities
 from linkner.data.types import Sentence
 from linkner.data.writers import write_conll
 from linkner.errors import DataError
-from linkner.spans import tags_to_entities
 
 # hub split name -> registry split name
 HUB_SPLITS = {"train": "train", "validation": "dev", "test": "test"}

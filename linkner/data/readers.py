@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from linkner.data.spans import tags_to_entities
+from linkner.data.text import tokenize
 from linkner.data.types import Entity, Sentence
 from linkner.errors import DataError, where
-from linkner.spans import tags_to_entities
-from linkner.text import tokenize
 
 DOCSTART = "-DOCSTART-"
 FORMATS = ("conll", "spanner", "jsonl", "hf")
@@ -139,7 +139,7 @@ def read_conll(path: str | Path, tag_column: int = -1, keep_docstart: bool = Fal
 
 
 def _bad_tag(tag: str) -> bool:
-    from linkner.spans import split_tag
+    from linkner.data.spans import split_tag
 
     try:
         split_tag(tag)

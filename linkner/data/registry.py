@@ -12,6 +12,7 @@ derivatives) and TwitterNER (no stated licence) are found by path, never vendore
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,3 +171,23 @@ def schema_for(name_or_path: str | Path, sentences: list[Sentence] | None = None
     if str(name_or_path) in DATASETS:
         return list(DATASETS[str(name_or_path)].labels)
     return labels_of(sentences or [])
+
+
+# ------------------------------------------------------------------------------ splits and subsets
+def load_split(data: str, split: str, labels: list[str] | None = None) -> list[Sentence]:
+    """A split of a named dataset, or a file when ``split`` (or ``data``) is a path."""
+    if Path(split).is_file():
+        return load(split, labels=labels)
+    if data not in DATASETS and Path(data).is_file():
+        if split not in ("train",):
+            raise DataError(f"--data {data} is a single file; give the {split} split as a file path too")
+        return load(data, labels=labels)
+    return load(data, split)
+
+
+def subset(sentences: list[Sentence], n: int | None, seed: int) -> list[Sentence]:
+    """A seeded random subset of ``n`` sentences in their original order (all when ``n`` is None)."""
+    if n is None or n >= len(sentences):
+        return sentences
+    keep = sorted(random.Random(seed).sample(range(len(sentences)), n))
+    return [sentences[i] for i in keep]

@@ -9,10 +9,10 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from linkner.data.spans import entities_to_tags
 from linkner.data.types import Entity, Sentence
 from linkner.errors import DataError
 from linkner.outputs import atomic_output, write_text_atomic
-from linkner.spans import entities_to_tags
 
 
 def entity_record(e: Entity) -> dict:

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from linkner.errors import LLMError
-from linkner.link.config import LLMConfig
 
 T = TypeVar("T")
 
@@ -138,21 +137,3 @@ def with_retries(fn: Callable[[], T], retries: int, backoff_s: float, sleep: Cal
                 raise
             sleep(backoff_s * (2**attempt) * rng.uniform(0.75, 1.25))
     raise AssertionError("unreachable")
-
-
-def make_backend(cfg: LLMConfig) -> Backend:
-    """Build the backend named by ``cfg.backend`` (client libraries are imported only here, lazily)."""
-    cfg = cfg.resolved()
-    if cfg.backend == "llama-cpp":
-        from linkner.link.llamacpp import LlamaCppBackend
-
-        return LlamaCppBackend(cfg)
-    if cfg.backend == "openai":
-        from linkner.link.openai_chat import OpenAIBackend
-
-        return OpenAIBackend(cfg)
-    if cfg.backend == "ollama":
-        from linkner.link.ollama_chat import OllamaBackend
-
-        return OllamaBackend(cfg)
-    raise LLMError(f"unknown backend {cfg.backend!r}")

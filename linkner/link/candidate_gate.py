@@ -40,8 +40,8 @@ from linkner.link.candidates import (
     near_misses,
     plan,
 )
-from linkner.link.merge import NOT_ROUTED, entity_sets, merge
-from linkner.link.parse import Decision
+from linkner.link.decision import NOT_ROUTED, Decision
+from linkner.link.merge import entity_sets, merge
 from linkner.link.routing import Item, by_uncertainty
 from linkner.metrics import PRF, bootstrap_deltas, percentile_ci, sentence_counts
 

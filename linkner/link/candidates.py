@@ -1,7 +1,7 @@
 """Honest candidates: spans the local model did not output but scored, asked about so that linking can
 add a missed entity or fix a boundary, using only the local model's own scores (issue 11, item 4).
 
-Two kinds, both read from what ``linkner infer`` writes (:mod:`linkner.predict`), never from gold:
+Two kinds, both read from what ``linkner infer`` writes (:mod:`linkner.models.predict`), never from gold:
 
 * **near-miss** spans (``meta["near_miss"]``, and any ``meta["candidates"]`` record that qualifies): spans
   decoded as O whose entity probability ``1 − P(O)`` is at least q, overlapping no decoded entity;
@@ -28,66 +28,21 @@ overlap an entity already kept is skipped, so the output stays flat (non-overlap
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
+from linkner.data.predictions import model_info, scored_spans
 from linkner.data.types import Entity, Sentence
 from linkner.link.config import CANDIDATE_FLOOR, CANDIDATES
-from linkner.link.parse import LABEL, REJECT, Decision
+from linkner.link.decision import LABEL, REJECT, Decision
 from linkner.link.routing import DECODED, Item
 
 NEAR_MISS, BOUNDARY = "near_miss", "boundary"
 KINDS = CANDIDATES  # --candidates
-FLOOR = CANDIDATE_FLOOR  # the entity probability floor `linkner infer` writes near-misses at (linkner.predict)
-PER_SENTENCE = 8  # near-misses per sentence at most (linkner.predict.NEAR_MISS_MAX)
+FLOOR = CANDIDATE_FLOOR  # the entity probability floor `linkner infer` writes near-misses at (linkner.models.predict)
+PER_SENTENCE = 8  # near-misses per sentence at most (linkner.models.predict.NEAR_MISS_MAX)
 Q_GRID = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5)  # q values the dev gate considers (with --candidate-q: that one only)
 Span = tuple[int, int]
-
-
-@dataclass(frozen=True)
-class ScoredSpan:
-    """A span the local model scored, as written in a predictions record (typed at the reader boundary).
-
-    ``probs`` is its full probability table (``"O"`` included), ``of`` the decoded entity a boundary
-    variant belongs to. Records without a probability table cannot be fused honestly and are skipped.
-    """
-
-    start: int
-    end: int
-    probs: dict[str, float]
-    uncertainty: dict[str, float]
-    of: Span | None = None
-
-    @property
-    def span(self) -> Span:
-        return (self.start, self.end)
-
-    @property
-    def entity_prob(self) -> float:
-        return 1.0 - float(self.probs.get("O", 0.0))
-
-    @classmethod
-    def from_record(cls, rec: object) -> ScoredSpan | None:
-        """The typed value of one record, or ``None`` when it is not one (older or foreign files)."""
-        if not isinstance(rec, dict) or not isinstance(rec.get("probs"), dict):
-            return None
-        try:
-            start, end = int(rec["start"]), int(rec["end"])
-            probs = {str(k): float(v) for k, v in rec["probs"].items()}
-            of = rec.get("of")
-            of = (int(of[0]), int(of[1])) if isinstance(of, (list, tuple)) and len(of) == 2 else None
-        except (KeyError, TypeError, ValueError):
-            return None
-        if start < 0 or end <= start or any(math.isnan(p) for p in probs.values()):
-            return None
-        unc = rec.get("uncertainty") if isinstance(rec.get("uncertainty"), dict) else {}
-        return cls(start, end, probs, dict(unc), of)
-
-    def entity(self) -> Entity:
-        """The span as the local model left it: label ``O`` (not output), its table for the question."""
-        return Entity(self.start, self.end, "O", self.probs.get("O"),
-                      {"probs": self.probs, "uncertainty": self.uncertainty, "entity_prob": self.entity_prob})
 
 
 @dataclass(frozen=True)
@@ -102,15 +57,6 @@ def _overlaps(a: Span, b: Span) -> bool:
     return a[0] < b[1] and b[0] < a[1]
 
 
-def _records(sentence: Sentence, key: str) -> list[ScoredSpan]:
-    out = []
-    for rec in sentence.meta.get(key) or []:
-        sp = ScoredSpan.from_record(rec)
-        if sp is not None and sp.end <= len(sentence.tokens):
-            out.append(sp)
-    return out
-
-
 def near_misses(sentences: list[Sentence], floor: float = FLOOR, per_sentence: int = PER_SENTENCE) -> list[Candidate]:
     """Near-miss candidates of every sentence: entity probability ≥ ``floor``, no overlap with a decoded
     entity (``sentence.entities``), no duplicate span; the ``per_sentence`` most probable of each."""
@@ -118,7 +64,7 @@ def near_misses(sentences: list[Sentence], floor: float = FLOOR, per_sentence: i
     for i, s in enumerate(sentences):
         kept = [e.span for e in s.entities]
         seen, mine = set(kept), []
-        for sp in _records(s, "near_miss") + _records(s, "candidates"):
+        for sp in scored_spans(s, "near_miss") + scored_spans(s, "candidates"):
             if sp.span in seen or sp.entity_prob < floor or any(_overlaps(sp.span, k) for k in kept):
                 continue
             seen.add(sp.span)
@@ -145,9 +91,9 @@ def boundary_variants(sentences: list[Sentence], items: list[Item], which: list[
         s = sentences[it.sentence]
         own = it.entity.span
         others = [e.span for e in s.entities if e.span != own]
-        limit = (s.meta.get("model") or {}).get("max_span_len")
+        limit = model_info(s).max_span_len
         seen = set()
-        for sp in _records(s, "boundary"):
+        for sp in scored_spans(s, "boundary"):
             if sp.of != own or sp.span in seen or not is_variant(sp.span, own):
                 continue
             if (isinstance(limit, int) and sp.end - sp.start > limit) or any(_overlaps(sp.span, o) for o in others):

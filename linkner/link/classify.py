@@ -18,10 +18,9 @@ from linkner.errors import LLMError
 from linkner.link.backend import Backend, LinkRequest, TransientLLMError, cache_key, with_retries
 from linkner.link.cache import AnswerCache
 from linkner.link.config import LLMConfig
-from linkner.link.parse import Decision, parse_answer
+from linkner.link.decision import ERROR, Decision
+from linkner.link.parse import parse_answer
 from linkner.link.prompts import Schema
-
-ERROR = "error"
 
 
 @dataclass

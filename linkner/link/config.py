@@ -15,15 +15,15 @@ from pathlib import Path
 from linkner.cache import cache_root
 from linkner.configio import check_fields
 from linkner.errors import ConfigError
+from linkner.uncertainty import METHODS as UNCERTAINTY_METHODS
 
 BACKENDS = ("llama-cpp", "openai", "ollama")
 PROTOCOLS = ("honest", "paper")
 DECISIONS = ("fuse", "replace")
-UNCERTAINTY_METHODS = ("confidence", "entropy", "mc_dropout", "evidential")
 STRUCTURED_MODES = ("auto", "json_schema", "json_object", "off")
 TUNE_SAMPLES = ("random", "uncertain")
 CANDIDATES = ("none", "near-miss", "boundary", "all")  # linkner.link.candidates.KINDS
-CANDIDATE_FLOOR = 0.05  # linkner.predict.NEAR_MISS_FLOOR
+CANDIDATE_FLOOR = 0.05  # linkner.models.predict.NEAR_MISS_FLOOR
 
 
 def cache_dir() -> Path:

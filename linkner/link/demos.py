@@ -21,6 +21,7 @@ import random
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from linkner.data.predictions import gold_entities as predicted_gold
 from linkner.data.types import Entity, Sentence
 from linkner.errors import ConfigError, DataError
 from linkner.link.prompts import NONE_OPTION, Schema, marked_sentence, render_demo
@@ -35,9 +36,8 @@ class Demo:
 
 def gold_entities(s: Sentence) -> list[Entity]:
     """Gold of a pool sentence: its ``gold`` field when it is a predictions file, else its entities."""
-    if "gold" in s.meta:
-        return sorted(Entity(int(g["start"]), int(g["end"]), g["label"]) for g in s.meta["gold"])
-    return list(s.entities)
+    gold = predicted_gold(s)
+    return list(s.entities) if gold is None else list(gold)
 
 
 def _negative(s: Sentence, gold: list[Entity], rng: random.Random) -> Entity | None:

@@ -25,7 +25,7 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
-from linkner.link.parse import LABEL, REJECT, UNPARSED, Decision
+from linkner.link.decision import LABEL, REJECT, UNPARSED, Decision
 
 NONE = "O"  # the "not an entity" option inside distributions
 EPS = 1e-6  # probabilities are floored here before taking logs (a zero must not veto an option forever)

@@ -20,14 +20,12 @@ from collections import Counter, defaultdict
 from dataclasses import replace
 
 from linkner.data.types import Entity, Sentence
-from linkner.link.classify import ERROR
-from linkner.link.parse import LABEL, REJECT, UNPARSED, Decision
+from linkner.link.decision import ERROR, LABEL, NOT_ROUTED, REJECT, UNPARSED, Decision
 from linkner.link.routing import DECODED, Item
 from linkner.metrics import score_entity_sets
 
 LOCAL, LLM, REJECTED, KEPT_UNPARSED, KEPT_ERROR = "local", "llm", "llm_rejected", "local_unparsed", "local_error"
 FUSED = "fused"  # fuse mode: the label is the argmax of the pooled local and LLM probabilities
-NOT_ROUTED = Decision("not_routed")
 Span = tuple[int, int, str]
 
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from linkner.data.types import Entity, Sentence
 from linkner.errors import ConfigError
 from linkner.link.backend import LinkRequest
+from linkner.link.decision import LABEL, REJECT
 from linkner.link.fusion import NONE
-from linkner.link.parse import LABEL, REJECT, _from_json, parse_answer
+from linkner.link.parse import _from_json, parse_answer
 from linkner.link.prompts import NONE_OPTION, Schema, marked_sentence, render_case
 
 KEYS = string.ascii_uppercase + string.ascii_lowercase

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from typing import Any
 
+from linkner.link.decision import LABEL, REJECT, UNPARSED, Decision
 from linkner.link.prompts import NONE_OPTION, Schema
-
-LABEL, REJECT, UNPARSED = "label", "reject", "unparsed"
 
 REJECT_WORDS = (NONE_OPTION, "none", "no entity", "non-entity", "non entity", "nonentity", "not entity",
                 "not a named entity", "not a entity", "no", "o", "null", "nil", "n/a", "na", "neither",
@@ -26,19 +23,6 @@ _JSON_KEYS = ("type", "label", "entity_type", "entity type", "answer", "category
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _PREFIX = re.compile(r"^(final answer|answer|the answer is|type|entity type|label|category|output)\s*[:=\-]?\s*", re.I)
 _NEGATED = re.compile(r"\bnot (?:an? |the )?[\w\-]+", re.I)
-
-
-@dataclass(frozen=True)
-class Decision:
-    """What the reply means: ``kind`` is LABEL (then ``label`` is set), REJECT or UNPARSED.
-
-    ``detail`` is set by fusion (a :class:`linkner.link.fusion.Choice`: the option probabilities behind
-    the decision); it takes no part in equality or hashing, so decisions compare as before.
-    """
-
-    kind: str
-    label: str | None = None
-    detail: Any = field(default=None, compare=False)
 
 
 def _norm(text: str) -> str:

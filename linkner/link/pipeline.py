@@ -21,26 +21,28 @@ from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 
-from linkner import __version__
 from linkner.configio import to_dict
+from linkner.data.predictions import gold_keys, model_info
 from linkner.data.readers import read_jsonl
 from linkner.data.types import Entity, Sentence
 from linkner.data.writers import write_jsonl
 from linkner.errors import DataError
 from linkner.link import candidate_gate
-from linkner.link.backend import Backend, LinkRequest, make_backend
+from linkner.link.backend import Backend, LinkRequest
+from linkner.link.backends import make_backend
 from linkner.link.cache import AnswerCache
 from linkner.link.classify import CallStats, classify
 from linkner.link.config import LinkConfig
+from linkner.link.decision import NOT_ROUTED, Decision
 from linkner.link.demos import DemoBank, load_bank, refuse_leak
-from linkner.link.merge import NOT_ROUTED, contributions, entity_sets, gold_label, merge, score
+from linkner.link.merge import contributions, entity_sets, gold_label, merge, score
 from linkner.link.options import MultipleChoice
-from linkner.link.parse import Decision
 from linkner.link.prompts import Schema, build_messages, resolve_schema
 from linkner.link.routing import Item, budget_cap, collect_items, select, tau_to_json, tune_threshold, tuning_sample
 from linkner.link.types_file import read_types, types_schema
 from linkner.metrics import paired_bootstrap
 from linkner.outputs import write_text_atomic
+from linkner.provenance import VERSION
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -58,7 +60,7 @@ def split_gold(sentences: list[Sentence], protocol: str) -> tuple[list[Sentence]
     paper protocol keeps it.
     """
     has_gold = any("gold" in s.meta for s in sentences)
-    gold = [{(int(g["start"]), int(g["end"]), g["label"]) for g in s.meta.get("gold") or []} for s in sentences]
+    gold = [gold_keys(s) for s in sentences]
     drop = {"gold"} | ({"gold_scored"} if protocol == "honest" else set())
     clean = [replace(s, meta={k: v for k, v in s.meta.items() if k not in drop}) for s in sentences]
     return clean, (gold if has_gold else None)
@@ -72,9 +74,9 @@ def label_set(sentences: list[Sentence]) -> list[str]:
     """
     labels: set[str] = set()
     for s in sentences:
-        model = s.meta.get("model") or {}
-        if isinstance(model.get("labels"), list):
-            labels.update(model["labels"])
+        model = model_info(s)
+        if model.labels is not None:
+            labels.update(model.labels)
         for e in s.entities:
             labels.add(e.label)
             labels.update((e.extra.get("probs") or {}).keys())
@@ -83,10 +85,8 @@ def label_set(sentences: list[Sentence]) -> list[str]:
 
 
 def dataset_hint(sentences: list[Sentence]) -> str | None:
-    for s in sentences[:1]:
-        model = s.meta.get("model") or {}
-        return model.get("dataset") or model.get("data")
-    return None
+    """The model's training data as its predictions record it (``None`` in files written before it was)."""
+    return model_info(sentences[0]).dataset if sentences else None
 
 
 def _load_predictions(path: str | Path, what: str) -> list[Sentence]:
@@ -218,7 +218,7 @@ def score_with_bootstrap(clean: list[Sentence], linked: list[Sentence], items: l
 
 
 def versions() -> dict:
-    out = {"linkner": __version__, "python": sys.version.split()[0]}
+    out = {"linkner": VERSION, "python": sys.version.split()[0]}
     for pkg in ("llama-cpp-python", "openai", "ollama"):
         try:
             out[pkg] = metadata.version(pkg)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from linkner.data.predictions import ScoredSpan, scored_spans
 from linkner.data.types import Entity, Sentence
 from linkner.errors import DataError
 from linkner.metrics import BOOTSTRAP_RESAMPLES, PRF, bootstrap_deltas, percentile_ci
@@ -54,9 +55,9 @@ def uncertainty(entity: Entity, method: str, where: str) -> float:
     return value
 
 
-def _scored(rec: dict) -> Entity:
-    extra = {k: v for k, v in rec.items() if k not in ("start", "end", "label", "prob")}
-    return Entity(int(rec["start"]), int(rec["end"]), rec["label"], rec.get("prob"), extra)
+def _scored(sp: ScoredSpan) -> Entity:
+    """A scored span as the paper protocol routes it: labelled with the model's argmax (possibly O)."""
+    return Entity(sp.start, sp.end, sp.label, sp.prob, {"uncertainty": dict(sp.uncertainty), "probs": dict(sp.probs)})
 
 
 def collect_items(sentences: list[Sentence], method: str, protocol: str, source: str = "predictions") -> list[Item]:
@@ -69,8 +70,8 @@ def collect_items(sentences: list[Sentence], method: str, protocol: str, source:
             seen = {e.span for e in s.entities}
             for origin in (CANDIDATE, GOLD_SCORED):
                 key = "candidates" if origin == CANDIDATE else origin
-                for rec in s.meta.get(key) or []:
-                    e = _scored(rec)
+                for sp in scored_spans(s, key):
+                    e = _scored(sp)
                     if e.span not in seen:
                         seen.add(e.span)
                         items.append(Item(i, e, uncertainty(e, method, f"{source}: sentence {s.id} ({key})"), origin))

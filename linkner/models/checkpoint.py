@@ -19,9 +19,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from linkner.config import RunConfig
 from linkner.configio import from_dict, save_config
 from linkner.errors import ModelError
+from linkner.models.config import RunConfig
 
 WEIGHTS = "model.safetensors"
 
@@ -100,7 +100,7 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> tuple[Any, Any, Ru
     import torch
     from safetensors.torch import load_file
 
-    from linkner.encoders import load_config, load_tokenizer
+    from linkner.models.encoders import load_config, load_tokenizer
     from linkner.models.span_model import SpanModel
 
     root = Path(path)

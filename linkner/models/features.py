@@ -47,7 +47,7 @@ class Encoded:
     """One sentence ready for the model.
 
     ``windows[i]`` are subword ids with special tokens. Span arrays have one row per enumerated span
-    (order of :func:`linkner.spans.enumerate_spans`): ``win`` its window, ``a``/``b`` the positions
+    (order of :func:`linkner.data.spans.enumerate_spans`): ``win`` its window, ``a``/``b`` the positions
     of its first and last subword in that window, ``width`` = min(b−a, L−1), ``nwords`` 1..L,
     ``morph`` L case classes (0-padded), ``label`` gold label index (0 = O) and ``weight``.
     """
@@ -201,7 +201,7 @@ def span_layout(n: int, L: int) -> tuple[np.ndarray, np.ndarray]:
     """The enumerated spans of an n-word sentence and, per span, the word index of each of its L
     word slots (``n`` past the span's end), both read-only.
 
-    Same order as :func:`linkner.spans.enumerate_spans` (start, then end). They depend on ``n`` and
+    Same order as :func:`linkner.data.spans.enumerate_spans` (start, then end). They depend on ``n`` and
     ``L`` only, so sentences of one length share them: building them per sentence was a third of
     featurisation time.
     """

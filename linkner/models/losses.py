@@ -104,3 +104,48 @@ def edl_loss(
             wrong = (alpha.argmax(dim=-1) != labels).to(alpha.dtype)
         loss = loss - a_t * wrong * torch.log(k / s + 1e-20)
     return (loss * weights).mean()
+
+
+# ------------------------------------------------------------- probabilities and temperature
+def probabilities(logits, loss: str, temperature: float = 1.0, clamp: float = 30.0, evidence_kind: str = "exp"):
+    """Class probabilities (torch) from logits: softmax for ``ce``, α/S for ``edl``."""
+    z = logits / temperature
+    if loss == "edl":
+        return dirichlet(z, evidence_kind, clamp)[1]
+    return torch.softmax(z, dim=-1)
+
+
+def vacuity(logits, temperature: float = 1.0, clamp: float = 30.0, evidence_kind: str = "exp"):
+    """Dirichlet vacuity K/S of the evidential head at temperature T (the `evidential` uncertainty)."""
+    return dirichlet(logits / temperature, evidence_kind, clamp)[2]
+
+
+def fit_temperature(logits, labels, loss: str = "ce", clamp: float = 30.0, evidence_kind: str = "exp",
+                    max_iter: int = 100) -> float:
+    """The temperature T > 0 minimising the dev NLL of the gold span labels (Guo et al. 2017).
+
+    ``logits`` are the raw span logits ``[N, K]`` of the dev set, ``labels`` their gold indices.
+    Optimised over log T with L-BFGS, so T stays positive. Temperature changes confidences, never
+    the argmax of a softmax model (for an evidential model it rescales evidence, which can).
+    """
+    logits = torch.as_tensor(logits, dtype=torch.float64)
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    if logits.shape[0] == 0:
+        return 1.0
+    log_t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        z = logits / log_t.exp()
+        if loss == "edl":
+            probs = dirichlet(z, evidence_kind, clamp)[1]
+            nll = -torch.log(probs.gather(1, labels[:, None]).clamp_min(1e-12)).mean()
+        else:
+            nll = torch.nn.functional.cross_entropy(z, labels)
+        nll.backward()
+        return nll
+
+    opt.step(closure)
+    t = float(log_t.exp().item())
+    return t if math.isfinite(t) and t > 0 else 1.0

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from linkner.config import ModelConfig
+from linkner.models.config import ModelConfig
 
 
 class SpanHead(nn.Module):
@@ -124,6 +124,34 @@ class SpanModel(nn.Module):
         hidden = self.encode(batch["input_ids"], batch["attention_mask"], window_chunk)
         flat = hidden.reshape(-1, hidden.shape[-1])
         return self.head(flat, batch, span_chunk).float()
+
+    # The model owns its objective: the one place where SpanNER (cross-entropy) and E-NER (evidential)
+    # differ, for training (loss) and for prediction (probabilities, vacuity).
+    @property
+    def evidential(self) -> bool:
+        return self.cfg.loss == "edl"
+
+    def loss(self, logits: torch.Tensor, batch: dict[str, Any], epoch: int) -> torch.Tensor:
+        """The training loss of a batch's span logits (``epoch`` drives E-NER's annealed terms)."""
+        from linkner.models.losses import edl_loss, span_ce_loss
+
+        c = self.cfg
+        if self.evidential:
+            return edl_loss(logits, batch["labels"], batch["weights"], epoch, c.annealing_step, c.with_iw, c.with_uc,
+                            c.with_kl, c.evidence, c.logit_clamp)
+        return span_ce_loss(logits, batch["labels"], batch["weights"])
+
+    def probabilities(self, logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """Class probabilities of span logits: softmax (SpanNER) or the Dirichlet mean α/S (E-NER)."""
+        from linkner.models.losses import probabilities
+
+        return probabilities(logits, self.cfg.loss, temperature, self.cfg.logit_clamp, self.cfg.evidence)
+
+    def vacuity(self, logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor | None:
+        """E-NER's evidential uncertainty K/S per span; ``None`` for a cross-entropy model."""
+        from linkner.models.losses import vacuity
+
+        return vacuity(logits, temperature, self.cfg.logit_clamp, self.cfg.evidence) if self.evidential else None
 
 
 def move_batch(batch: dict[str, Any], device: torch.device | str) -> dict[str, Any]:

@@ -9,6 +9,6 @@
 * :mod:`~linkner.studies.plots`, :mod:`~linkner.studies.tables`: figures and notebook tables.
 
 Each ``run_*`` function reads ``<root>/local`` and ``<root>/link`` and writes
-``<root>/studies/<study>.json`` through :func:`linkner.experiments.write_results`; whatever has not
+``<root>/studies/<study>.json`` through :func:`linkner.studies.experiments.write_results`; whatever has not
 been run yet is listed under ``missing`` instead of failing the study.
 """

@@ -21,6 +21,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from linkner.uncertainty import METHODS  # noqa: F401  (the studies read every method)
+
 # train set -> the test sets a model trained on it is evaluated on
 EVALSETS: dict[str, tuple[str, ...]] = {
     "conll03": ("conll03", "conll03-typos", "conll03-oov", "conll03-ood"),
@@ -30,7 +32,6 @@ MODELS = ("spanner", "ener")
 MODEL_NAMES = {"spanner": "SpanNER", "ener": "E-NER"}
 SHIFTED = ("conll03-typos", "conll03-oov", "conll03-ood")
 PROTOCOLS = ("honest", "paper")
-METHODS = ("confidence", "entropy", "mc_dropout", "evidential")
 EVAL_ORDER = ["conll03", "conll03-typos", "conll03-oov", "conll03-ood", "wnut16", "wnut17", "twitterner"]
 
 

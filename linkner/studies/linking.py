@@ -171,7 +171,7 @@ def cost(root: str | Path) -> dict:
 
 def _writer(name: str, fn):
     def run(root: str | Path = "results") -> dict:
-        from linkner.experiments import write_results
+        from linkner.studies.experiments import write_results
 
         return write_results(Path(root) / "studies" / f"{name}.json", fn(root), {"study": name, "root": str(root)})
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from linkner.data.predictions import gold_keys, scored_spans
 from linkner.data.types import Sentence
 from linkner.studies.layout import EVALSETS, METHODS, SHIFTED, local_dir, read_numbers, system_name, systems
 
@@ -72,7 +73,7 @@ def _spans(sentences: list[Sentence], method: str, want: str) -> list[float]:
     spans the model labelled otherwise (E-NER counts every misclassified real span, §8.2)."""
     out = []
     for s in sentences:
-        gold = {(g["start"], g["end"], g["label"]) for g in s.meta.get("gold", [])}
+        gold = gold_keys(s)
         for e in s.entities:
             u = (e.extra.get("uncertainty") or {}).get(method)
             if u is None:
@@ -81,10 +82,10 @@ def _spans(sentences: list[Sentence], method: str, want: str) -> list[float]:
             if want == "all" or (want == "correct") == ok:
                 out.append(float(u))
         if want == "wrong":
-            labels = {(g["start"], g["end"]): g["label"] for g in s.meta.get("gold", [])}
-            for r in s.meta.get("gold_scored", []):
-                u = (r.get("uncertainty") or {}).get(method)
-                if u is not None and r["label"] != labels.get((r["start"], r["end"])):
+            labels = {(a, b): lab for a, b, lab in gold}
+            for sp in scored_spans(s, "gold_scored"):
+                u = sp.uncertainty.get(method)
+                if u is not None and sp.label != labels.get(sp.span):
                     out.append(float(u))
     return out
 
@@ -99,7 +100,7 @@ def ood_detection(pred_in, pred_shifted, methods: list[str] | tuple[str, ...] | 
     means "uncertain exactly where the shift hurts". ``"all"``: every decoded entity of each set.
     Returns ``{method: auroc or None}`` (None: a side is empty, or the method was not computed).
     """
-    from linkner.uncertainty_metrics import ood_auroc
+    from linkner.uncertainty.quality import ood_auroc
 
     if population not in ("ener", "all"):
         raise ValueError("population is 'ener' or 'all'")
@@ -113,7 +114,7 @@ def ood_detection(pred_in, pred_shifted, methods: list[str] | tuple[str, ...] | 
 def run_ood_detection(pred_in, shifted: dict[str, str | Path], out: str | Path,
                       methods: list[str] | None = None, population: str = "ener") -> dict:
     """Write ``ood_auroc.json``: ``{"numbers": {method: {shifted set: auroc}}}``."""
-    from linkner.experiments import write_results
+    from linkner.studies.experiments import write_results
 
     a = _load(pred_in)
     per_set = {name: ood_detection(a, p, methods, population) for name, p in sorted(shifted.items())}
@@ -129,13 +130,13 @@ def run_ood_detection(pred_in, shifted: dict[str, str | Path], out: str | Path,
 
 def risk_coverage_curves(preds: list[Sentence], methods: list[str], points: int = 51) -> dict:
     """Risk–coverage curve per method over the decoded entities (correct = exact gold match)."""
-    from linkner.uncertainty_metrics import risk_coverage
+    from linkner.uncertainty.quality import risk_coverage
 
     out = {}
     for m in methods:
         u, ok = [], []
         for s in preds:
-            gold = {(g["start"], g["end"], g["label"]) for g in s.meta.get("gold", [])}
+            gold = gold_keys(s)
             for e in s.entities:
                 v = (e.extra.get("uncertainty") or {}).get(m)
                 if v is not None:
@@ -180,14 +181,14 @@ def uncertainty(root: str | Path) -> dict:
 
 
 def run_local_models(root: str | Path = "results") -> dict:
-    from linkner.experiments import write_results
+    from linkner.studies.experiments import write_results
 
     return write_results(Path(root) / "studies" / "local_models.json", local_models(root),
                          {"study": "local_models", "root": str(root)})
 
 
 def run_uncertainty(root: str | Path = "results") -> dict:
-    from linkner.experiments import write_results
+    from linkner.studies.experiments import write_results
 
     return write_results(Path(root) / "studies" / "uncertainty.json", uncertainty(root),
                          {"study": "uncertainty", "root": str(root), "ood_population": "E-NER (method notes §8.2)"})

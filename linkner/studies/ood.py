@@ -19,6 +19,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from linkner.data.predictions import model_info
 from linkner.studies.layout import METHODS, SHIFTED
 
 SUFFIX = ".test.jsonl"
@@ -31,7 +32,7 @@ def test_files(pred_dir: str | Path) -> dict[str, Path]:
 def write_extras(pred_dir: str | Path, out_dir: str | Path, in_domain: str | None = None, say=print) -> dict[str, Path]:
     """Write ``risk_coverage.json`` and (where possible) ``ood_auroc.json`` into ``out_dir``."""
     from linkner.data.readers import read_jsonl
-    from linkner.experiments import write_results
+    from linkner.studies.experiments import write_results
     from linkner.studies.local import risk_coverage_curves, run_ood_detection
 
     pred_dir, out_dir = Path(pred_dir), Path(out_dir)
@@ -43,7 +44,7 @@ def write_extras(pred_dir: str | Path, out_dir: str | Path, in_domain: str | Non
     curves = {}
     for name, path in files.items():
         preds = read_jsonl(path)
-        methods = ((preds[0].meta.get("model") or {}).get("uncertainty_methods") if preds else None) or list(METHODS)
+        methods = (model_info(preds[0]).uncertainty_methods if preds else None) or list(METHODS)
         curves[name] = risk_coverage_curves(preds, methods)
     write_results(out_dir / "risk_coverage.json", curves, {"study": "risk_coverage", "predictions": str(pred_dir)})
     written["risk_coverage"] = out_dir / "risk_coverage.json"

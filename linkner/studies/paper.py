@@ -118,7 +118,7 @@ def paper_vs_ours(root: str | Path, paper: dict | None = None, overview: str | P
 
 
 def run_paper_vs_ours(root: str | Path = "results", overview: str | Path | None = None) -> dict:
-    from linkner.experiments import write_results
+    from linkner.studies.experiments import write_results
 
     return write_results(Path(root) / "studies" / "paper_vs_ours.json", paper_vs_ours(root, overview=overview),
                          {"study": "paper_vs_ours", "root": str(root), "paper_numbers": "linkner/paper_numbers.json",

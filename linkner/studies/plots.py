@@ -1,9 +1,9 @@
 """Figure functions of the local-model studies, and the helpers all study figures share (registered in
-:data:`linkner.figures.FIGURES`; the linking studies' figures are in :mod:`linkner.studies.plots_link`).
+:data:`linkner.studies.figures.FIGURES`; the linking studies' figures are in :mod:`linkner.studies.plots_link`).
 
 Each takes a study's ``numbers`` block and returns ``(figure, plotted numbers)``. They draw whatever is
 there: a panel whose results have not been run yet says so instead of failing. No randomness, fixed
-sizes and orders, so the same JSON gives the same bytes (:func:`linkner.figures.save_figure`).
+sizes and orders, so the same JSON gives the same bytes (:func:`linkner.studies.figures.save_figure`).
 """
 
 from __future__ import annotations

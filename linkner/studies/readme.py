@@ -12,6 +12,7 @@ from pathlib import Path
 from linkner.studies.layout import MODEL_NAMES, eval_rank, link_runs, read_numbers
 from linkner.studies.linking import in_context
 from linkner.studies.local import local_models, uncertainty
+from linkner.uncertainty import METHODS
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 SMALL_START, SMALL_END = "<!-- small-data:start -->", "<!-- small-data:end -->"
@@ -52,7 +53,7 @@ def render(root: str | Path = "results") -> str:
         out += ["Training: " + "; ".join(train) + ".", ""] if train else []
     unc = uncertainty(root)
     if unc["misclassification_auroc"]:
-        methods = ["confidence", "entropy", "mc_dropout", "evidential"]
+        methods = list(METHODS)
         out += ["**Uncertainty quality**: AUROC for telling wrong decoded entities from right ones (higher is better), "
                 "and ECE of the decoded entities' probability", ""]
         rows = []

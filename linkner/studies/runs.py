@@ -1,11 +1,13 @@
 """Producing the results the studies read: the smoke profile's tiny end-to-end run, and the full re-run.
 
-Both use the same functions with different :class:`Sizes`, so the path CI exercises (smoke) is the path
-that produced the committed results (full), only smaller:
+Both execute run-list entries (:class:`~linkner.studies.runlist.SystemRun`,
+:class:`~linkner.studies.runlist.LinkRun`) with the same functions: the full profile the committed list
+itself (:mod:`linkner.studies.runlist`), the smoke profile entries built from its tiny :class:`Sizes`. So
+the path CI exercises (smoke) is the path that produced the committed results (full), only smaller:
 
 * :func:`ensure_local`: train (or reuse) each local model, evaluate it on its test sets with uncertainty,
   and write metrics, risk–coverage curves and OOD AUROC → ``<root>/local/{train}-{model}/`` (predictions
-  → :func:`pred_dir`, laid out as ``scripts/real_runs.sh`` does);
+  → :func:`pred_dir`, {test set}.test.jsonl and dev.jsonl);
 * :func:`ensure_links`: link those predictions to an LLM → ``<root>/link/{train}-{model}/{run}/``.
 
 Everything already present is reused (files are the checkpoints of this pipeline), so notebooks that
@@ -14,13 +16,16 @@ share the smoke run pay for it once. The full profile never calls these unless i
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from linkner.studies.layout import EVALSETS, local_dir, system_name
+from linkner.studies.runlist import COMMANDS, LINKS, SYSTEMS, LinkRun, SystemRun
 
 Say = Callable[[str], None]
 
@@ -95,8 +100,8 @@ def profile_paths(profile: str) -> tuple[Path, Path, Sizes]:
 
 def _subset_file(root: Path, data: str, split: str, n: int | None, seed: int) -> str:
     """A dataset name (whole split) or a seeded subset written as JSONL under ``<root>/data``."""
+    from linkner.data.registry import load_split, subset
     from linkner.data.writers import write_jsonl
-    from linkner.train import load_split, subset
 
     if n is None:
         return data
@@ -107,165 +112,194 @@ def _subset_file(root: Path, data: str, split: str, n: int | None, seed: int) ->
     return str(path)
 
 
-def checkpoint_dir(root: Path, train: str, model: str, sizes: Sizes, runs_dir: str | Path = "runs") -> Path:
-    """Smoke checkpoints live under ``<root>/models``; full ones are the lead's ``runs/{train}-{model}-minilm``."""
-    if sizes.train_sentences is not None:
-        return root / "models" / system_name(train, model)
-    return Path(runs_dir) / f"{system_name(train, model)}-minilm"
+def smoke_runs(sizes: Sizes) -> tuple[list[SystemRun], list[LinkRun], list[LinkRun]]:
+    """The smoke profile's systems, main (τ tuned on dev) link runs and in-context sweep, as run-list entries."""
+    systems = [SystemRun(t, m, epochs=sizes.epochs, threads=None, mc_samples=sizes.mc_samples, link_dev=sizes.link_dev_sentences,
+                         lr=sizes.lr, head_lr=sizes.head_lr, batch_size=sizes.batch_size, seed=sizes.seed,
+                         train_sentences=sizes.train_sentences, dev_sentences=sizes.dev_sentences,
+                         test_sentences=sizes.test_sentences) for t, m in sizes.systems]
+    common = dict(llm=sizes.llm, llm_threads=sizes.llm_threads, n_ctx=sizes.llm_n_ctx)
+    t = sizes.systems[0][0]
+    shifted = [("ener", "conll03-oov", "honest")] if t == "conll03" else []
+    main = [LinkRun(t, m, ev, p, max_calls=sizes.max_calls, max_routed=sizes.max_routed,
+                    tune_max_calls=sizes.tune_max_calls, **common)
+            for m, ev, p in [("ener", t, "honest"), ("ener", t, "paper"), *shifted, ("spanner", t, "honest")]]
+    sweep = [LinkRun(t, "ener", t, variant="-icl0", threshold="0", max_calls=sizes.icl_max_calls, **common)]
+    sweep += [LinkRun(t, "ener", t, variant=f"-icl{k}-{'retrieved' if r else 'random'}", threshold="0", shots=k, retrieve=r,
+                      max_calls=sizes.icl_max_calls, demo_sentences=sizes.demo_sentences,
+                      **{**common, "n_ctx": sizes.llm_n_ctx_long if (r and k >= 5) else sizes.llm_n_ctx})
+              for k in sizes.shots if k for r in (False, True)]
+    return systems, main, sweep
 
 
-def train_system(ckpt: Path, train: str, model: str, sizes: Sizes, say: Say = print) -> Path:
-    """Train unless ``ckpt`` already holds a finished run (its ``train_metrics.json``)."""
+def profile_runs(sizes: Sizes) -> tuple[list[SystemRun], list[LinkRun], list[LinkRun]]:
+    """The full profile is the committed run list (:mod:`linkner.studies.runlist`); the smoke one is built
+    from its sizes. Either way the same functions below execute it."""
+    if sizes is FULL:
+        return list(SYSTEMS), [r for r in LINKS if not r.sweep], [r for r in LINKS if r.sweep]
+    return smoke_runs(sizes)
+
+
+def checkpoint_dir(root: Path, run: SystemRun, runs_dir: str | Path = "runs") -> Path:
+    """Smoke checkpoints live under ``<root>/models``; full ones in ``runs/{train}-{model}-minilm``."""
+    return root / "models" / run.name if run.smoke else Path(runs_dir) / f"{run.name}-minilm"
+
+
+def pred_dir(root: Path, train: str, model: str, smoke: bool, runs_dir: str | Path = "runs") -> Path:
+    """Predictions (large, not committed): ``<root>/preds/…`` for smoke, ``runs/preds/…`` for full
+    (``{test set}.test.jsonl``, ``dev.jsonl``)."""
+    return (root / "preds" if smoke else Path(runs_dir) / "preds") / system_name(train, model)
+
+
+def train_system(root: Path, run: SystemRun, say: Say = print, runs_dir: str | Path = "runs") -> Path:
+    """Train unless the checkpoint already holds a finished run (its ``train_metrics.json``)."""
+    ckpt = checkpoint_dir(root, run, runs_dir)
     if (ckpt / "train_metrics.json").is_file():
         return ckpt
-    from linkner.config import ModelConfig, RunConfig, TrainConfig
-    from linkner.train import train as train_model
+    from linkner.models.config import ModelConfig, RunConfig, TrainConfig
+    from linkner.models.train import train as train_model
 
-    say(f"training {system_name(train, model)} → {ckpt}")
-    run = RunConfig(model=ModelConfig(encoder="minilm", loss=model),
-                    train=TrainConfig(data=train, epochs=sizes.epochs, batch_size=sizes.batch_size, lr=sizes.lr, head_lr=sizes.head_lr,
-                                      max_train_sentences=sizes.train_sentences, max_dev_sentences=sizes.dev_sentences,
-                                      seed=sizes.seed, out=str(ckpt), progress=False))
-    train_model(run)
+    say(f"training {run.name} → {ckpt}")
+    threads = {} if run.threads is None else {"threads": run.threads}
+    cfg = RunConfig(model=ModelConfig(encoder="minilm", loss=run.model),
+                    train=TrainConfig(data=run.train, epochs=run.epochs, patience=run.patience, batch_size=run.batch_size,
+                                      lr=run.lr, head_lr=run.head_lr, max_train_sentences=run.train_sentences,
+                                      max_dev_sentences=run.dev_sentences, seed=run.seed, out=str(ckpt), progress=False,
+                                      **threads))
+    train_model(cfg)
     return ckpt
 
 
-def pred_dir(root: Path, train: str, model: str, sizes: Sizes, runs_dir: str | Path = "runs") -> Path:
-    """Predictions (large, not committed): ``<root>/preds/…`` for smoke, ``runs/preds/…`` for full, as
-    ``scripts/real_runs.sh`` lays them out (``{test set}.test.jsonl``, ``dev.jsonl``)."""
-    base = root / "preds" if sizes.train_sentences is not None else Path(runs_dir) / "preds"
-    return base / system_name(train, model)
-
-
-def evaluate_system(root: Path, ckpt: Path, train: str, model: str, sizes: Sizes, say: Say = print,
-                    runs_dir: str | Path = "runs") -> Path:
+def evaluate_system(root: Path, ckpt: Path, run: SystemRun, say: Say = print, runs_dir: str | Path = "runs") -> Path:
     """Write ``train.json``, ``{evalset}.json``, ``risk_coverage.json``, ``ood_auroc.json`` (and the predictions)."""
+    from linkner.data.registry import load_split, subset
     from linkner.data.writers import write_jsonl
     from linkner.evaluation import evaluate_checkpoint
-    from linkner.predict import LocalModel
+    from linkner.models.predict import LocalModel
     from linkner.studies.ood import write_extras
-    from linkner.train import load_split, subset
 
-    out = local_dir(root, train, model)
-    preds_out = pred_dir(root, train, model, sizes, runs_dir)
+    out = local_dir(root, run.train, run.model)
+    preds_out = pred_dir(root, run.train, run.model, run.smoke, runs_dir)
     out.mkdir(parents=True, exist_ok=True)
     preds_out.mkdir(parents=True, exist_ok=True)
     if not (out / "train.json").is_file():
         shutil.copyfile(ckpt / "train_metrics.json", out / "train.json")
     lm = None
     fresh = False
-    for ev in EVALSETS[train]:
+    for ev in EVALSETS[run.train]:
         if (out / f"{ev}.json").is_file() and (preds_out / f"{ev}.test.jsonl").is_file():
             continue
         fresh = True
         lm = lm or LocalModel(ckpt)
-        say(f"evaluating {system_name(train, model)} on {ev} (MC dropout T={sizes.mc_samples})")
-        data = _subset_file(root, ev, "test", sizes.test_sentences, sizes.seed)
-        metrics, preds = evaluate_checkpoint(lm, data, "test", out=out / f"{ev}.json", mc_samples=sizes.mc_samples)
+        say(f"evaluating {run.name} on {ev} (MC dropout T={run.mc_samples})")
+        data = _subset_file(root, ev, "test", run.test_sentences, run.seed)
+        metrics, preds = evaluate_checkpoint(lm, data, "test", out=out / f"{ev}.json", mc_samples=run.mc_samples,
+                                             mc_seed=run.mc_seed)
         if data != ev:  # a subset file: record which named set it came from
             metrics["data"] = ev
-            metrics["subset"] = {"file": data, "sentences": sizes.test_sentences, "seed": sizes.seed}
+            metrics["subset"] = {"file": data, "sentences": run.test_sentences, "seed": run.seed}
             (out / f"{ev}.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
         write_jsonl(preds, preds_out / f"{ev}.test.jsonl")
     if not (preds_out / "dev.jsonl").is_file():
         lm = lm or LocalModel(ckpt)
-        gold = subset(load_split(train, "dev"), sizes.link_dev_sentences, sizes.seed)
-        write_jsonl(lm.predict_sentences(gold, mc_samples=sizes.mc_samples, has_gold=True), preds_out / "dev.jsonl")
+        gold = subset(load_split(run.train, "dev"), run.link_dev, run.seed)
+        write_jsonl(lm.predict_sentences(gold, mc_samples=run.mc_samples, has_gold=True, mc_seed=run.mc_seed),
+                    preds_out / "dev.jsonl")
     if fresh or not (out / "risk_coverage.json").is_file():
-        write_extras(preds_out, out, train, say)
+        write_extras(preds_out, out, run.train, say)
     return out
 
 
 def ensure_local(root: str | Path, sizes: Sizes = SMOKE, runs_dir: str | Path = "runs", say: Say = print) -> None:
-    """Train (where needed) and evaluate every system of ``sizes``; reuse whatever exists."""
+    """Train (where needed) and evaluate every system of the profile; reuse whatever exists."""
     root = Path(root)
-    for train, model in sizes.systems:
-        ckpt = train_system(checkpoint_dir(root, train, model, sizes, runs_dir), train, model, sizes, say)
-        evaluate_system(root, ckpt, train, model, sizes, say, runs_dir)
+    for run in profile_runs(sizes)[0]:
+        evaluate_system(root, train_system(root, run, say, runs_dir), run, say, runs_dir)
 
 
-@dataclass(frozen=True)
-class LinkSpec:
-    train: str
-    model: str
-    evalset: str
-    protocol: str = "honest"
-    shots: int = 0
-    retrieve: bool = False
-    sweep: bool = False  # an in-context sweep run (fixed routed set) rather than a main (τ tuned on dev) run
-
-    @property
-    def name(self) -> str:
-        suffix = f"-icl{self.shots}" + (("-retrieved" if self.retrieve else "-random") if self.shots else "") if self.sweep else ""
-        return f"{self.evalset}-{self.protocol}-{{llm}}{suffix}"
-
-
-def main_specs(sizes: Sizes) -> list[LinkSpec]:
-    """Zero-shot runs, τ tuned on dev: every system × test set × protocol (smoke: a few on its train set)."""
-    if sizes is SMOKE or sizes.test_sentences is not None:
-        t = sizes.systems[0][0]
-        shifted = [LinkSpec(t, "ener", "conll03-oov", "honest")] if t == "conll03" else []
-        return [LinkSpec(t, "ener", t, "honest"), LinkSpec(t, "ener", t, "paper"), *shifted, LinkSpec(t, "spanner", t, "honest")]
-    return [LinkSpec(t, m, ev, p) for t, m in sizes.systems for ev in EVALSETS[t] for p in ("honest", "paper")]
-
-
-def icl_specs(sizes: Sizes, train: str | None = None, model: str = "ener", evalset: str | None = None) -> list[LinkSpec]:
-    """The in-context sweep: 0 shots, then k shots random and retrieved, on one fixed routed set
-    (default: the first system's train set, tested on itself; CoNLL-2003 in the full profile)."""
-    train = train or sizes.systems[0][0]
-    evalset = evalset or train
-    out = [LinkSpec(train, model, evalset, "honest", 0, False, True)]
-    for k in sizes.shots:
-        if k:
-            out += [LinkSpec(train, model, evalset, "honest", k, False, True), LinkSpec(train, model, evalset, "honest", k, True, True)]
-    return out
-
-
-def _n_ctx(spec: LinkSpec, sizes: Sizes) -> int:
-    """The context window of a run. Only 5+ retrieved shots per type need the long one; every other
-    run keeps the default, because ``n_ctx`` is part of the answer-cache key and the committed
-    answers were made with it."""
-    return sizes.llm_n_ctx_long if spec.retrieve and spec.shots >= 5 else sizes.llm_n_ctx
-
-
-def link_one(root: Path, spec: LinkSpec, sizes: Sizes, say: Say = print, runs_dir: str | Path = "runs") -> Path:
-    """Run one link spec unless its ``metrics.json`` exists; return the run folder."""
-    from linkner.link.config import LinkConfig, LLMConfig
+def link_one(root: Path, run: LinkRun, system: SystemRun, say: Say = print, runs_dir: str | Path = "runs") -> Path:
+    """Run one link run unless its ``metrics.json`` exists; return the run folder."""
     from linkner.link.pipeline import run_link
 
-    src = pred_dir(root, spec.train, spec.model, sizes, runs_dir)
-    out = root / "link" / system_name(spec.train, spec.model) / spec.name.format(llm=sizes.llm)
+    src = pred_dir(root, run.train, run.model, system.smoke, runs_dir)
+    out = root / "link" / run.system / run.folder
     if (out / "metrics.json").is_file():
         return out
-    demos = _subset_file(root, spec.train, "train", sizes.demo_sentences, sizes.seed) if spec.shots else None
-    common = dict(uncertainty="evidential" if spec.model == "ener" else "confidence", dataset=spec.train, protocol=spec.protocol,
-                  shots=spec.shots, demos_from=demos, retrieve=spec.retrieve, seed=13, cache=str(root / "llm-answers.jsonl"),
-                  llm=LLMConfig(backend="llama-cpp", model=sizes.llm, n_threads=sizes.llm_threads, n_ctx=_n_ctx(spec, sizes)))
-    if spec.sweep:
-        cfg = LinkConfig(threshold="0", max_routed=sizes.icl_max_routed, max_calls=sizes.icl_max_calls, **common)
-    else:
-        cfg = LinkConfig(threshold="auto", dev_predictions=str(src / "dev.jsonl"), max_routed=sizes.max_routed,
-                         max_calls=sizes.max_calls, tune_max_calls=sizes.tune_max_calls, **common)
-    say(f"linking {out.relative_to(root)} ({sizes.llm})")
-    run_link(src / f"{spec.evalset}.test.jsonl", cfg, out)
+    demos = _subset_file(root, run.train, "train", run.demo_sentences, system.seed) if run.shots else None
+    cfg = run.link_config(str(src / "dev.jsonl"), str(root / "llm-answers.jsonl"), demos)
+    say(f"linking {out.relative_to(root)} ({run.llm})")
+    run_link(src / f"{run.evalset}.test.jsonl", cfg, out)
     return out
 
 
 def ensure_links(root: str | Path, sizes: Sizes = SMOKE, which: str = "main", say: Say = print,
                  runs_dir: str | Path = "runs") -> list[Path]:
-    """Run the ``main`` (τ tuned on dev) or ``in_context`` link specs whose inputs exist; reuse finished ones."""
+    """Run the profile's ``main`` (τ tuned on dev) or ``in_context`` link runs whose inputs exist; reuse finished ones."""
     root = Path(root)
-    specs = main_specs(sizes) if which == "main" else icl_specs(sizes)
+    systems, main, sweep = profile_runs(sizes)
+    by_name = {s.name: s for s in systems}
     done = []
-    for spec in specs:
-        src = pred_dir(root, spec.train, spec.model, sizes, runs_dir)
-        if not (src / f"{spec.evalset}.test.jsonl").is_file() or not (src / "dev.jsonl").is_file():
-            say(f"skipped {spec.name.format(llm=sizes.llm)}: no predictions in {src}")
+    for run in main if which == "main" else sweep:
+        system = by_name[run.system]
+        src = pred_dir(root, run.train, run.model, system.smoke, runs_dir)
+        if not (src / f"{run.evalset}.test.jsonl").is_file() or not (src / "dev.jsonl").is_file():
+            say(f"skipped {run.name}: no predictions in {src}")
             continue
-        done.append(link_one(root, spec, sizes, say, runs_dir))
+        done.append(link_one(root, run, system, say, runs_dir))
     return done
 
 
 def smoke_sizes(**changes) -> Sizes:
     """The smoke sizes with some fields changed (tests, experiments)."""
     return replace(SMOKE, **changes)
+
+
+# ----------------------------------------------------------------------- the runner's command line
+def select(patterns: list[str]) -> tuple[list[SystemRun], list[LinkRun]]:
+    """The systems and link runs whose names match any glob (``wnut17-ener``, ``conll03-ener/*-paper-*``)."""
+    def hit(name: str) -> bool:
+        return any(fnmatch.fnmatch(name, p) for p in patterns)
+
+    return [s for s in SYSTEMS if hit(s.name)], [r for r in LINKS if hit(r.name) or hit(r.system)]
+
+
+def recompute_studies(root: str | Path = "results") -> None:
+    """Every study JSON under ``<root>/studies`` from ``<root>/local`` and ``<root>/link``."""
+    from linkner.studies import linking, local, paper
+
+    for fn in (local.run_local_models, local.run_uncertainty, linking.run_threshold, linking.run_linking,
+               linking.run_in_context, linking.run_cost, paper.run_paper_vs_ours):
+        fn(root)
+
+
+def main(argv: list[str]) -> int:
+    """``list`` | ``run NAME|GLOB …`` | ``studies``."""
+    if not argv or argv[0] not in ("list", "run", "studies"):
+        print("usage: python -m linkner.studies.runs list | run NAME|GLOB ... | studies", file=sys.stderr)
+        return 2
+    if argv[0] == "list":
+        for s in SYSTEMS:
+            print(f"system {s.name:<18} epochs {s.epochs:>2}  {s.produced_by or 'today'}  {s.note}")
+        for r in LINKS:
+            print(f"link   {r.name:<58} {r.decision:<7} {r.produced_by or 'today'}  {r.note}")
+        for c in COMMANDS:
+            print(f"files  {', '.join(c.paths)}: {c.command}")
+        return 0
+    if argv[0] == "studies":
+        recompute_studies()
+        return 0
+    systems, links = select(argv[1:])
+    if not systems and not links:
+        print(f"error: no run matches {' '.join(argv[1:])} (see: python -m linkner.studies.runs list)", file=sys.stderr)
+        return 2
+    root = Path("results")
+    for s in systems:
+        evaluate_system(root, train_system(root, s), s)
+    by_name = {s.name: s for s in SYSTEMS}
+    for r in links:
+        link_one(root, r, by_name[r.system])
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

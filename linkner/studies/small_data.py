@@ -5,7 +5,7 @@ For each shipped dataset (WNUT-17, WNUT-16: openly licensed, in ``data/``) and e
 early-stopped on the same seeded dev subset, then scored on the whole test split:
 
 - ``linkner``: E-NER with MiniLM and every training default (epochs, learning rates, warm-up and
-  patience planned by :mod:`linkner.schedule`), exactly what ``linkner train --data … --model ener``
+  patience planned by :mod:`linkner.models.schedule`), exactly what ``linkner train --data … --model ener``
   does;
 - ``hf``: the Hugging Face token-classification baseline (:mod:`linkner.baselines.hf_tagger`, same
   MiniLM, linear BIO head, its own learning rate 1e-4) given the same minimum number of optimiser
@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from linkner.config import TrainConfig
+from linkner.models.config import TrainConfig
 
 SYSTEMS = ("linkner", "hf")
 SYSTEM_NAMES = {"linkner": "linkner train (E-NER, defaults)", "hf": "HF token classification"}
@@ -62,16 +62,16 @@ def _score(gold: list, preds: list) -> dict:
 
 
 def _train_linkner(cfg: SmallDataConfig, dataset: str, size: int, ckpt: Path, test: list, say: Callable) -> dict:
-    import linkner
-    from linkner.config import ModelConfig, RunConfig
-    from linkner.train import train
+    from linkner.models.config import ModelConfig, RunConfig
+    from linkner.models.predict import load
+    from linkner.models.train import train
 
     run = RunConfig(model=ModelConfig(encoder=cfg.encoder, loss="ener"),
                     train=TrainConfig(data=dataset, max_train_sentences=size, max_dev_sentences=cfg.dev_sentences,
                                       seed=cfg.seed, threads=cfg.threads, out=str(ckpt), progress=False, epochs=cfg.epochs))
     metrics = train(run, log=say)
     t = time.perf_counter()
-    preds = linkner.load(ckpt).predict_sentences(test)
+    preds = load(ckpt).predict_sentences(test)
     keep = ("best_dev_f1", "best_epoch", "epochs_run", "early_stopped", "train_sentences", "dev_sentences", "schedule",
             "zero_f1", "train_seconds_per_epoch", "seconds_per_epoch")
     return {"training": {k: metrics.get(k) for k in keep}, "test": _score(test, preds),
@@ -124,8 +124,8 @@ def run_one(cfg: SmallDataConfig, dataset: str, size: int, system: str, test: li
 
 def run_benchmark(cfg: SmallDataConfig, say: Callable = print) -> dict:
     """All datasets × sizes × systems; returns (and writes) ``summary.json``."""
+    from linkner.data.registry import load_split, subset
     from linkner.provenance import run_info
-    from linkner.train import load_split, subset
 
     rows = []
     for dataset in cfg.datasets:

@@ -15,8 +15,9 @@ from linkner.data.stats import compute_stats
 from linkner.data.types import Sentence
 from linkner.errors import DataError
 from linkner.provenance import run_info
+from linkner.studies.layout import EVAL_ORDER
 
-TEST_SETS = ("conll03", "conll03-typos", "conll03-oov", "conll03-ood", "wnut16", "wnut17", "twitterner")
+TEST_SETS = tuple(EVAL_ORDER)
 
 
 def write_results(path: str | Path, numbers: dict, config: dict) -> dict:
@@ -69,23 +70,3 @@ def data_overview(names: tuple[str, ...] = TEST_SETS, max_sentences: int | None 
 
 def run_data_overview(out: str | Path = "results/data/overview.json", max_sentences: int | None = None) -> dict:
     return write_results(out, data_overview(max_sentences=max_sentences), {"study": "data_overview", "max_sentences": max_sentences})
-
-
-# The studies after data statistics live in linkner.studies.*; they are importable from here too
-# (loaded on first use, which also keeps ``import linkner.experiments`` light and free of cycles).
-_STUDIES = {
-    "linkner.studies.local": ("local_models", "run_local_models", "uncertainty", "run_uncertainty", "ood_detection",
-                              "run_ood_detection", "risk_coverage_curves"),
-    "linkner.studies.linking": ("threshold", "run_threshold", "linking", "run_linking", "in_context", "run_in_context",
-                                "cost", "run_cost", "pareto_front"),
-    "linkner.studies.paper": ("paper_vs_ours", "run_paper_vs_ours", "load_paper_numbers"),
-}
-_LAZY = {name: module for module, names in _STUDIES.items() for name in names}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

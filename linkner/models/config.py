@@ -88,7 +88,7 @@ class TrainConfig:
     train_split: str = "train"  # split name, or a file path
     dev_split: str = "dev"  # split name, or a file path
     # Upper bound on epochs (early stopping usually ends the run sooner). None: planned from the data
-    # size (linkner.schedule): 20, or more when 20 epochs give fewer than ``min_steps`` optimiser
+    # size (linkner.models.schedule): 20, or more when 20 epochs give fewer than ``min_steps`` optimiser
     # steps, at most ``epoch_cap``. A 200-sentence set gets ~7 steps per epoch; a fixed 20 epochs
     # left its randomly initialised head predicting O everywhere.
     epochs: int | None = None
@@ -98,7 +98,7 @@ class TrainConfig:
     epoch_cap: int = 100  # most epochs the min_steps rule may plan
     batch_size: int = 32
     eval_batch_size: int = 64
-    # Encoder learning rate. None: by data size (linkner.schedule.choose_lr): 3e-5 as the original
+    # Encoder learning rate. None: by data size (linkner.models.schedule.choose_lr): 3e-5 as the original
     # recipe from 2,000 training sentences up, 1e-4 below (a few hundred updates in all need bigger ones).
     lr: float | None = None
     # The span head is randomly initialised; at the encoder's rate it learns slowly. A 10× larger

@@ -50,15 +50,14 @@ def validate_demo(cfg: DemoConfig) -> None:
     configs it will build), the output folder, the encoder, the LLM model (an installed preset or a GGUF
     file) and the data's three splits. A typo in ``--llm-model`` or ``--max-routed`` must fail in a
     second, not after ten minutes of training."""
-    from linkner.config import ModelConfig, TrainConfig
     from linkner.configio import check_fields
-    from linkner.data.registry import DATASETS, locate
-    from linkner.encoders import resolve
+    from linkner.data.registry import DATASETS, load_split, locate
     from linkner.errors import ConfigError
     from linkner.link.config import LinkConfig, LLMConfig
+    from linkner.link.preflight import check_llm_model
+    from linkner.models.config import ModelConfig, TrainConfig
+    from linkner.models.encoders import resolve
     from linkner.outputs import check_output_dir
-    from linkner.preflight import check_llm_model
-    from linkner.train import load_split
 
     check_fields(cfg)
     ModelConfig(encoder=cfg.encoder, loss=cfg.model)
@@ -80,16 +79,16 @@ def validate_demo(cfg: DemoConfig) -> None:
 
 def run_demo(cfg: DemoConfig, say: Callable[[str], None] = print) -> dict:
     """Run the pipeline and return the summary (also written to ``out/summary.json``)."""
-    from linkner.config import ModelConfig, RunConfig, TrainConfig
+    from linkner.data.registry import load_split, subset
     from linkner.data.writers import write_jsonl
-    from linkner.figures import save_figure
     from linkner.link.config import LinkConfig, LLMConfig
     from linkner.link.pipeline import run_link
-    from linkner.plots import demo_summary
-    from linkner.predict import LocalModel
+    from linkner.models.config import ModelConfig, RunConfig, TrainConfig
+    from linkner.models.predict import LocalModel
+    from linkner.models.train import train as train_model
     from linkner.provenance import run_info
-    from linkner.train import load_split, subset
-    from linkner.train import train as train_model
+    from linkner.studies.figures import save_figure
+    from linkner.studies.plots_misc import demo_summary
 
     validate_demo(cfg)
     out = Path(cfg.out)

@@ -1,7 +1,8 @@
 """Regenerate figures from committed results, byte-for-byte reproducibly.
 
-Each entry maps a figure name to the results JSON it reads and the :mod:`linkner.plots` function
-that draws it. Saving strips the time stamps and software strings matplotlib would embed, so the same
+Each entry maps a figure name to the results JSON it reads and the name of the function that draws it
+(in :mod:`linkner.studies.plots`, :mod:`linkner.studies.plots_link` or :mod:`linkner.studies.plots_misc`;
+looked up by :func:`draw_function`, so importing this module does not import matplotlib). Saving strips the time stamps and software strings matplotlib would embed, so the same
 JSON in gives the same PNG/PDF bytes out (a test checks this).
 """
 
@@ -39,12 +40,21 @@ def save_figure(fig, plotted: dict, out_dir: str | Path, name: str) -> list[Path
     return paths
 
 
-def make_figure(name: str, results_dir: str | Path = "results", out_dir: str | Path = "figures") -> list[Path]:
-    from linkner import plots
+def draw_function(name: str) -> Callable:
+    """The function that draws figure ``name`` from its results' ``numbers`` block."""
+    from linkner.studies import plots, plots_link, plots_misc
 
-    rel, fn_name = FIGURES[name]
+    fn_name = FIGURES[name][1]
+    for module in (plots, plots_link, plots_misc):
+        if hasattr(module, fn_name):
+            return getattr(module, fn_name)
+    raise KeyError(f"no plot function {fn_name!r} for figure {name!r}")
+
+
+def make_figure(name: str, results_dir: str | Path = "results", out_dir: str | Path = "figures") -> list[Path]:
+    rel, _ = FIGURES[name]
     doc = json.loads((Path(results_dir) / rel).read_text(encoding="utf-8"))
-    draw: Callable = getattr(plots, fn_name)
+    draw = draw_function(name)
     fig, plotted = draw(doc["numbers"])
     return save_figure(fig, plotted, out_dir, name)
 

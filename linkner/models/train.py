@@ -1,6 +1,6 @@
 """Training loop of the span model: length-bucketed epochs, AdamW with linear warm-up and decay,
 early stopping on dev entity F1 (after greedy decoding, in eval mode), best checkpoint, resume.
-Epochs, learning rates and dev-scoring interval adapt to the data size (:mod:`linkner.schedule`);
+Epochs, learning rates and dev-scoring interval adapt to the data size (:mod:`linkner.models.schedule`);
 patience only starts counting once dev F1 is above 0, and a run that never got there says so
 (``train_metrics.json["zero_f1"]``; ``linkner train`` then exits 2 unless ``--allow-zero``).
 
@@ -24,34 +24,14 @@ from typing import Any
 
 import numpy as np
 
-from linkner.config import RunConfig
+from linkner.data.registry import load_split, subset
+from linkner.data.spans import Candidate, greedy_decode
 from linkner.data.types import Entity, Sentence
 from linkner.errors import ConfigError, DataError, ModelError
-from linkner.spans import Candidate, greedy_decode
+from linkner.models.config import RunConfig
 
 
 # ---------------------------------------------------------------- data
-def load_split(data: str, split: str, labels: list[str] | None = None) -> list[Sentence]:
-    """A split of a named dataset, or a file when ``split`` (or ``data``) is a path."""
-    from linkner.data.registry import DATASETS, load
-
-    if Path(split).is_file():
-        return load(split, labels=labels)
-    if data not in DATASETS and Path(data).is_file():
-        if split not in ("train",):
-            raise DataError(f"--data {data} is a single file; give the {split} split as a file path too")
-        return load(data, labels=labels)
-    return load(data, split)
-
-
-def subset(sentences: list[Sentence], n: int | None, seed: int) -> list[Sentence]:
-    """A seeded random subset of ``n`` sentences in their original order (all when ``n`` is None)."""
-    if n is None or n >= len(sentences):
-        return sentences
-    keep = sorted(random.Random(seed).sample(range(len(sentences)), n))
-    return [sentences[i] for i in keep]
-
-
 def bucket_batches(lengths: list[int], batch_size: int, rng: np.random.Generator, factor: int = 50) -> list[list[int]]:
     """Length-bucketed batches covering every index exactly once.
 
@@ -89,7 +69,7 @@ def evaluate_model(model: Any, featurizer: Any, sentences: list[Sentence], label
                    bf16: bool = False) -> dict:
     """Dev/test entity P/R/F1 (linkner.metrics) after decoding, with the model in eval mode."""
     from linkner.metrics import evaluate
-    from linkner.predict import score_sentences
+    from linkner.models.predict import score_sentences
 
     scores = score_sentences(model, featurizer, sentences, batch_size, bf16=bf16)
     preds = [s.with_entities(decoded_entities(sc, labels)) for s, sc in zip(sentences, scores)]
@@ -101,7 +81,7 @@ def evaluate_model(model: Any, featurizer: Any, sentences: list[Sentence], label
 def make_optimizer(model: Any, cfg: Any, lrs: tuple[float, float] | None = None) -> Any:
     """AdamW over encoder and head groups at ``lrs = (encoder, head)`` (default: the config's rates,
     the large-data defaults where they are unset)."""
-    from linkner.schedule import HEAD_LR, LR
+    from linkner.models.schedule import HEAD_LR, LR
 
     lr, head_lr = lrs or (cfg.lr if cfg.lr is not None else LR, cfg.head_lr if cfg.head_lr is not None else HEAD_LR)
     groups: dict[tuple[bool, bool], list] = {}
@@ -155,8 +135,8 @@ def versions() -> dict:
 # ---------------------------------------------------------------- training
 def _build(run: RunConfig, resume: Path | None, train_sents: list[Sentence]) -> tuple[Any, Any, list[str]]:
     from linkner.data.registry import schema_for
-    from linkner.encoders import load_encoder
     from linkner.models.checkpoint import load_checkpoint
+    from linkner.models.encoders import load_encoder
     from linkner.models.span_model import SpanModel
 
     if resume is not None:
@@ -178,9 +158,8 @@ def train(run: RunConfig, resume: str | Path | None = None, log: Any = None) -> 
     from linkner.configio import save_config
     from linkner.models.checkpoint import WEIGHTS, save_checkpoint
     from linkner.models.features import collate
-    from linkner.models.losses import edl_loss, span_ce_loss
+    from linkner.models.predict import make_featurizer
     from linkner.models.span_model import move_batch
-    from linkner.predict import make_featurizer
 
     cfg, mcfg = run.train, run.model
     say = log or (lambda msg: None)
@@ -195,7 +174,7 @@ def train(run: RunConfig, resume: str | Path | None = None, log: Any = None) -> 
         raise ModelError(f"--resume {resume_dir}: no such checkpoint folder")
 
     if resume_dir is None:
-        from linkner.encoders import resolve
+        from linkner.models.encoders import resolve
 
         resolve(mcfg.encoder)  # fail on a bad encoder name before spending time on the data
     train_sents = subset(load_split(cfg.data, cfg.train_split), cfg.max_train_sentences, cfg.seed)
@@ -255,11 +234,7 @@ def train(run: RunConfig, resume: str | Path | None = None, log: Any = None) -> 
                 with autocast():
                     logits = model(batch)
                 logits = logits.float()
-                if mcfg.loss == "edl":
-                    loss = edl_loss(logits, batch["labels"], batch["weights"], epoch, mcfg.annealing_step,
-                                    mcfg.with_iw, mcfg.with_uc, mcfg.with_kl, mcfg.evidence, mcfg.logit_clamp)
-                else:
-                    loss = span_ce_loss(logits, batch["labels"], batch["weights"])
+                loss = model.loss(logits, batch, epoch)
                 if not torch.isfinite(loss):
                     raise ModelError(f"epoch {epoch + 1}: the loss became {loss.item()}; lower the learning rate")
                 loss.backward()
@@ -331,8 +306,8 @@ def zero_f1_advice(metrics: dict) -> str:
 
 
 def schedule_for(cfg: Any, n_train: int) -> Any:
-    """The :class:`linkner.schedule.Schedule` of a run of ``cfg`` on ``n_train`` sentences."""
-    from linkner.schedule import plan
+    """The :class:`linkner.models.schedule.Schedule` of a run of ``cfg`` on ``n_train`` sentences."""
+    from linkner.models.schedule import plan
 
     return plan(n_train, cfg.batch_size, cfg.epochs, cfg.min_steps, cfg.epoch_cap, cfg.warmup, cfg.dev_evals,
                 cfg.lr, cfg.head_lr)

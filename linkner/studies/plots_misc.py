@@ -1,7 +1,7 @@
-"""Figure functions: each reads a results JSON and draws one figure of the paper's studies.
+"""Figure functions outside the paper's studies: data overview, the demo summary and the benchmarks.
 
 They take the parsed ``numbers`` block and return the plotted numbers as a dict, which
-:mod:`linkner.figures` saves beside the PNG/PDF (so every figure has its data in plain JSON).
+:mod:`linkner.studies.figures` saves beside the PNG/PDF (so every figure has its data in plain JSON).
 """
 
 from __future__ import annotations
@@ -12,17 +12,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-# The studies' figure functions live in linkner.studies; re-exported so FIGURES can name them here.
-from linkner.studies.plots import local_models, uncertainty  # noqa: E402,F401
-from linkner.studies.plots_link import cost, in_context, linking, paper_vs_ours, threshold  # noqa: E402,F401
-
-TEST_ORDER = ["conll03", "conll03-typos", "conll03-oov", "conll03-ood", "wnut16", "wnut17", "twitterner"]
+from linkner.studies.layout import EVAL_ORDER  # noqa: E402
 
 
 def data_overview(numbers: dict) -> tuple[plt.Figure, dict]:
     """Three panels: entity types per test set, entity-length distribution, unseen-entity rate."""
     sns.set_theme(style="whitegrid", context="paper")
-    tests = [n for n in TEST_ORDER if f"{n}/test" in numbers["splits"]]
+    tests = [n for n in EVAL_ORDER if f"{n}/test" in numbers["splits"]]
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.4), gridspec_kw={"width_ratios": [1.3, 1, 1]})
 
     types = {n: numbers["splits"][f"{n}/test"]["per_type"] for n in tests}

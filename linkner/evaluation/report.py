@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from linkner.data.predictions import gold_entities, gold_keys, scored_spans
 from linkner.data.types import Sentence
 from linkner.errors import DataError
 
@@ -37,27 +38,27 @@ def _populations(preds: list[Sentence]) -> dict[str, dict[str, list]]:
     pred_pop: dict[str, list] = {"confidence": [], "correct": [], "unc": []}
     gold_pop: dict[str, list] = {"confidence": [], "correct": []}
     for s in preds:
-        gold = {(g["start"], g["end"], g["label"]) for g in s.meta.get("gold", [])}
+        gold = gold_keys(s)
         for e in s.entities:
             pred_pop["confidence"].append(e.score)
             pred_pop["correct"].append(int((e.start, e.end, e.label) in gold))
             pred_pop["unc"].append(e.extra["uncertainty"])
         decoded = {(e.start, e.end): e.label for e in s.entities}
-        gold_labels = {(g["start"], g["end"]): g["label"] for g in s.meta.get("gold", [])}
-        for g in s.meta.get("gold", []):
-            if (g["start"], g["end"]) in decoded:  # decoded span: its label is the span's argmax
-                e = next(x for x in s.entities if (x.start, x.end) == (g["start"], g["end"]))
+        gold_labels = {(a, b): lab for a, b, lab in gold}
+        for g in gold_entities(s) or ():
+            if g.span in decoded:  # decoded span: its label is the span's argmax
+                e = next(x for x in s.entities if x.span == g.span)
                 gold_pop["confidence"].append(e.score)
-                gold_pop["correct"].append(int(e.label == g["label"]))
-        for r in s.meta.get("gold_scored", []):
-            gold_pop["confidence"].append(r["prob"])
-            gold_pop["correct"].append(int(r["label"] == gold_labels.get((r["start"], r["end"]))))
+                gold_pop["correct"].append(int(e.label == g.label))
+        for sp in scored_spans(s, "gold_scored"):
+            gold_pop["confidence"].append(sp.prob)
+            gold_pop["correct"].append(int(sp.label == gold_labels.get(sp.span)))
     return {"predicted": pred_pop, "gold_spans": gold_pop}
 
 
 def uncertainty_report(preds: list[Sentence], methods: list[str]) -> dict:
     """ECE, reliability bins, misclassification AUROC and AURC per method (see module docstring)."""
-    from linkner.uncertainty_metrics import ece, misclassification_auroc, reliability, risk_coverage
+    from linkner.uncertainty.quality import ece, misclassification_auroc, reliability, risk_coverage
 
     pops = _populations(preds)
     pp, gp = pops["predicted"], pops["gold_spans"]
@@ -94,12 +95,12 @@ def evaluate_checkpoint(model_or_path: Any, data: str, split: str = "test", out:
     """Predict ``data``/``split`` with a checkpoint, score it, and write the metrics JSON to ``out``.
 
     Returns ``(metrics, predictions)``. ``progress(n)`` is told as each chunk of n sentences is done.
-    ``mc_seed`` seeds MC dropout (default :data:`linkner.predict.MC_SEED`) and is recorded in the JSON.
+    ``mc_seed`` seeds MC dropout (default :data:`linkner.models.predict.MC_SEED`) and is recorded in the JSON.
     """
     from linkner.configio import to_dict
     from linkner.metrics import evaluate
+    from linkner.models.predict import MC_SEED, LocalModel
     from linkner.outputs import write_text_atomic
-    from linkner.predict import MC_SEED, LocalModel
 
     mc_seed = MC_SEED if mc_seed is None else mc_seed
     model = model_or_path if isinstance(model_or_path, LocalModel) else LocalModel(model_or_path)
@@ -133,7 +134,7 @@ def evaluate_checkpoint(model_or_path: Any, data: str, split: str = "test", out:
 def fit_checkpoint_temperature(model: Any, data: str, split: str = "dev", batch_size: int = 64) -> float:
     """Fit a temperature on a labelled split (NLL of every span's gold label) and store it."""
     from linkner.models.checkpoint import write_temperature
-    from linkner.uncertainty import fit_temperature
+    from linkner.models.losses import fit_temperature
 
     sentences = load_eval_data(data, split)
     model.check_labels(sentences, f"{data}/{split}")

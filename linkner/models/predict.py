@@ -18,7 +18,9 @@ Output contract (consumed by the linking step; kept stable):
   model's record (label = its argmax, possibly "O") of every gold span of at most L words whose
   boundaries are not among the decoded entities. Only the original paper's protocol reads these;
   honest routing never does.
-* ``meta["model"]`` = ``{path, loss, uncertainty_methods, max_span_len}``.
+* ``meta["model"]`` = ``{path, loss, uncertainty_methods, max_span_len, labels, dataset[, mc_seed]}``: the
+  checkpoint's complete label schema (without ``O``) and its training data, so that linking knows the
+  schema and the type definitions without being told (:class:`linkner.data.predictions.ModelInfo`).
 
 Files written before ``near_miss``/``boundary`` existed stay readable: every reader treats them as absent.
 
@@ -39,11 +41,11 @@ from typing import Any
 
 import numpy as np
 
+from linkner.data.spans import Candidate, greedy_decode
+from linkner.data.text import split_sentences
 from linkner.data.types import Entity, Sentence
 from linkner.errors import DataError, ModelError
-from linkner.spans import Candidate, greedy_decode
-from linkner.text import split_sentences
-from linkner.uncertainty import span_uncertainties
+from linkner.uncertainty.estimators import span_uncertainties
 
 
 @dataclass
@@ -118,9 +120,7 @@ def score_sentences(model: Any, featurizer: Any, sentences: list[Sentence], batc
 
     from linkner.models.features import collate, inference_batches
     from linkner.models.span_model import move_batch
-    from linkner.uncertainty import probabilities, vacuity
 
-    cfg = model.cfg
     device = next(model.parameters()).device
     encoded = featurizer.encode(sentences, with_labels=False)
     results: list[SpanScores | None] = [None] * len(encoded)
@@ -136,12 +136,12 @@ def score_sentences(model: Any, featurizer: Any, sentences: list[Sentence], batc
             for idx in inference_batches(encoded, batch_size):
                 batch = move_batch(collate([encoded[j] for j in idx], pad), device)
                 logits = model(batch, window_chunk=WINDOW_CHUNK, span_chunk=SPAN_CHUNK).float()
-                probs = probabilities(logits, cfg.loss, temperature, cfg.logit_clamp, cfg.evidence)
-                vac = vacuity(logits, temperature, cfg.logit_clamp, cfg.evidence) if cfg.loss == "edl" else None
+                probs = model.probabilities(logits, temperature)
+                vac = model.vacuity(logits, temperature)
                 mc = None
                 if mc_samples > 0:
                     _set_dropout(model, True)
-                    mc = sum(probabilities(model(batch, WINDOW_CHUNK, SPAN_CHUNK).float(), cfg.loss, temperature, cfg.logit_clamp, cfg.evidence)
+                    mc = sum(model.probabilities(model(batch, WINDOW_CHUNK, SPAN_CHUNK).float(), temperature)
                              for _ in range(mc_samples)) / mc_samples
                     _set_dropout(model, False)
                 parts = batch["n_spans"]
@@ -264,7 +264,7 @@ class LocalModel:
         methods = ["confidence", "entropy"]
         if mc_samples > 0:
             methods.append("mc_dropout")
-        if self.loss == "edl":
+        if self.model.evidential:
             methods.append("evidential")
         return methods
 
@@ -313,7 +313,7 @@ class LocalModel:
         if isinstance(mc_seed, bool) or not isinstance(mc_seed, int):
             raise DataError(f"mc_seed must be an integer, not {mc_seed!r}")
         meta = {"path": self.path, "loss": self.loss, "uncertainty_methods": self.uncertainty_methods(mc_samples),
-                "max_span_len": self.featurizer.L}
+                "max_span_len": self.featurizer.L, "labels": list(self.labels[1:]), "dataset": self.run.train.data}
         if mc_samples > 0:
             meta["mc_seed"] = mc_seed
 
