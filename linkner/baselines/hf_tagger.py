@@ -159,11 +159,11 @@ def predict(model: Any, tokenizer: Any, sentences: list[Sentence], batch_size: i
 
 
 def _optimizer(model: Any, cfg: HFTaggerConfig) -> Any:
-    from linkner.models.train import adamw
+    from linkner.models.train import adamw, decays
 
     decay, no_decay = [], []
     for name, p in model.named_parameters():
-        (no_decay if name.endswith("bias") or "LayerNorm" in name or p.ndim < 2 else decay).append(p)
+        (decay if decays(name, p) else no_decay).append(p)
     return adamw([{"params": decay, "weight_decay": cfg.weight_decay, "lr": cfg.lr},
                   {"params": no_decay, "weight_decay": 0.0, "lr": cfg.lr}])
 
