@@ -16,7 +16,8 @@ from pathlib import Path
 
 VERSION = "0.1.0"  # linkner's version (pyproject.toml's [project] version says the same; a test checks)
 
-PACKAGES = ("linkner", "torch", "transformers", "tokenizers", "numpy", "llama-cpp-python", "scikit-learn", "matplotlib")
+PACKAGES = ("linkner", "torch", "transformers", "tokenizers", "numpy", "llama-cpp-python", "openai", "ollama",
+            "scikit-learn", "matplotlib")
 
 
 def _version(pkg: str) -> str | None:
@@ -44,13 +45,32 @@ def git_commit() -> str | None:
         return None
 
 
+def versions(packages: tuple[str, ...] = PACKAGES) -> dict:
+    """Python's version and those of the installed ``packages`` (absent ones are left out)."""
+    return {"python": platform.python_version(), **{p: v for p in packages if (v := _version(p))}}
+
+
+def machine() -> dict:
+    """The machine, and torch's thread count where the process imported torch."""
+    out = {"platform": platform.platform(), "processor": platform.machine(), "cpu": cpu_model(), "cpu_count": os.cpu_count()}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        out["torch_threads"] = torch.get_num_threads()
+    return out
+
+
+def environment(packages: tuple[str, ...] = PACKAGES) -> dict:
+    """``{"versions", "machine"}``: the one provenance block every result file carries (training metrics,
+    evaluation and linking metrics, studies, benchmarks)."""
+    return {"versions": versions(packages), "machine": machine()}
+
+
 def run_info() -> dict:
-    """Versions, machine and time of this run (JSON-ready)."""
+    """Versions, machine, time, command and commit of this run (JSON-ready)."""
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
         "git_commit": git_commit(),
         "python": platform.python_version(),
-        "versions": {p: v for p in PACKAGES if (v := _version(p))},
-        "machine": {"platform": platform.platform(), "cpu": cpu_model(), "cpu_count": os.cpu_count()},
+        **environment(),
     }

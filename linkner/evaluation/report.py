@@ -12,7 +12,6 @@ Populations (stated in the JSON too):
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -77,18 +76,6 @@ def uncertainty_report(preds: list[Sentence], methods: list[str]) -> dict:
     return out
 
 
-def environment() -> dict:
-    import os
-    import sys
-
-    import torch
-    import transformers
-
-    return {"versions": {"python": sys.version.split()[0], "torch": torch.__version__, "transformers": transformers.__version__},
-            "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpu_count": os.cpu_count(),
-                        "torch_threads": torch.get_num_threads()}}
-
-
 def evaluate_checkpoint(model_or_path: Any, data: str, split: str = "test", out: str | Path | None = None,
                         mc_samples: int = 0, batch_size: int = 64,
                         progress: Callable[[int], None] | None = None, mc_seed: int | None = None) -> tuple[dict, list[Sentence]]:
@@ -101,6 +88,7 @@ def evaluate_checkpoint(model_or_path: Any, data: str, split: str = "test", out:
     from linkner.metrics import evaluate
     from linkner.models.predict import MC_SEED, LocalModel
     from linkner.outputs import write_text_atomic
+    from linkner.provenance import environment
 
     mc_seed = MC_SEED if mc_seed is None else mc_seed
     model = model_or_path if isinstance(model_or_path, LocalModel) else LocalModel(model_or_path)

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import json
 import math
-import platform
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from importlib import metadata
 from pathlib import Path
 
 from linkner.configio import to_dict
@@ -42,7 +39,7 @@ from linkner.link.routing import Item, budget_cap, collect_items, select, tau_to
 from linkner.link.types_file import read_types, types_schema
 from linkner.metrics import paired_bootstrap
 from linkner.outputs import write_text_atomic
-from linkner.provenance import VERSION
+from linkner.provenance import environment
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -217,16 +214,6 @@ def score_with_bootstrap(clean: list[Sentence], linked: list[Sentence], items: l
     return scores
 
 
-def versions() -> dict:
-    out = {"linkner": VERSION, "python": sys.version.split()[0]}
-    for pkg in ("llama-cpp-python", "openai", "ollama"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
-
-
 def run_link(predictions: str | Path, cfg: LinkConfig, out_dir: str | Path | None = None, backend: Backend | None = None,
              progress: Progress | None = None) -> LinkResult:
     """Link ``predictions`` and, when ``out_dir`` is given, write ``linked.jsonl`` and ``metrics.json``."""
@@ -291,8 +278,7 @@ def run_link(predictions: str | Path, cfg: LinkConfig, out_dir: str | Path | Non
         "scores": score_with_bootstrap(clean, linked, items, decisions, gold, cfg) if gold is not None else None,
         "leak_check": leaks,
         "config": {**to_dict(cfg), "llm": cfg.llm.resolved().public()},
-        "versions": versions(),
-        "machine": {"platform": platform.platform(), "processor": platform.machine()},
+        **environment(),
         "seconds_total": round(time.perf_counter() - t0, 3),
     }
     if out_dir is not None:

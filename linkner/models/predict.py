@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from linkner.data.predictions import ScoredSpan
 from linkner.data.spans import Candidate, greedy_decode
 from linkner.data.text import split_sentences
 from linkner.data.types import Entity, Sentence
@@ -161,17 +162,13 @@ def score_sentences(model: Any, featurizer: Any, sentences: list[Sentence], batc
     return results  # type: ignore[return-value]
 
 
-def _record(scores: SpanScores, j: int, labels: list[str], label: str | None = None) -> dict:
-    p = scores.probs[j]
-    k = int(p.argmax())
-    return {
-        "start": int(scores.spans[j, 0]),
-        "end": int(scores.spans[j, 1]),
-        "label": label or labels[k],
-        "prob": float(p[k]),
-        "uncertainty": {m: float(u[j]) for m, u in scores.uncertainty.items()},
-        "probs": {lab: float(p[i]) for i, lab in enumerate(labels)},
-    }
+def _record(scores: SpanScores, j: int, labels: list[str], entity_prob: bool = False,
+            of: tuple[int, int] | None = None) -> dict:
+    """Span ``j`` as the one record shape every scored span is written in (:class:`ScoredSpan`)."""
+    sp = ScoredSpan(int(scores.spans[j, 0]), int(scores.spans[j, 1]),
+                    {lab: float(p) for lab, p in zip(labels, scores.probs[j])},
+                    {m: float(u[j]) for m, u in scores.uncertainty.items()}, of)
+    return sp.record(with_entity_prob=entity_prob)
 
 
 def _free(span: tuple[int, int], kept: set[tuple[int, int]]) -> bool:
@@ -190,21 +187,20 @@ def near_misses(scores: SpanScores, pred: np.ndarray, labels: list[str], kept: s
     pick = [int(j) for j in np.nonzero((pred == o) & (ent >= floor))[0]
             if _free((int(scores.spans[j, 0]), int(scores.spans[j, 1])), kept)]
     pick.sort(key=lambda j: (-float(ent[j]), int(scores.spans[j, 0]), int(scores.spans[j, 1])))
-    return [{**_record(scores, j, labels), "entity_prob": float(ent[j])} for j in pick[:at_most]]
+    return [_record(scores, j, labels, entity_prob=True) for j in pick[:at_most]]
 
 
 def boundary_variants(scores: SpanScores, labels: list[str], kept: set[tuple[int, int]],
                       index: dict[tuple[int, int], int], n_tokens: int) -> list[dict]:
     """The scored ±1-token variants of every kept span (inside the sentence, not overlapping another kept
     span); a span the model did not score (longer than L words) is not in ``index`` and is left out."""
-    ent = _entity_prob(scores, labels)
     out = []
     for s, e in sorted(kept):
         others = kept - {(s, e)}
         for a, b in ((s - 1, e), (s + 1, e), (s, e - 1), (s, e + 1)):
             if 0 <= a < b <= n_tokens and (a, b) in index and _free((a, b), others):
                 j = index[(a, b)]
-                out.append({**_record(scores, j, labels), "entity_prob": float(ent[j]), "of": [s, e]})
+                out.append(_record(scores, j, labels, entity_prob=True, of=(s, e)))
     return out
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from linkner.data.spans import Candidate, greedy_decode
 from linkner.data.types import Entity, Sentence
 from linkner.errors import ConfigError, DataError, ModelError
 from linkner.models.config import RunConfig
+from linkner.provenance import environment
 
 
 # ---------------------------------------------------------------- data
@@ -112,6 +114,32 @@ def adamw(param_groups: list[dict]) -> Any:
         return torch.optim.AdamW(param_groups, betas=(0.9, 0.98), eps=1e-8)
 
 
+def train_epoch(model: Any, batches: list[list[int]], batch_loss: Callable[[list[int]], Any], optimizer: Any, scheduler: Any,
+                grad_clip: float, epoch: int, on_step: Callable[[float], None] | None = None) -> float:
+    """One epoch of optimiser steps over ``batches`` (lists of example indices), the loop the span model and
+    the HF baseline share: loss, backward, gradient clipping, step, schedule. A loss that is not finite
+    stops training with a clear error instead of training on NaNs. Returns the mean loss per example;
+    ``on_step(running mean)`` is told after each step (a progress bar)."""
+    import torch
+
+    total, seen = 0.0, 0
+    for idx in batches:
+        loss = batch_loss(idx)
+        if not torch.isfinite(loss):
+            raise ModelError(f"epoch {epoch + 1}: the loss became {loss.item()}; lower the learning rate")
+        loss.backward()
+        if grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        total += loss.item() * len(idx)
+        seen += len(idx)
+        if on_step is not None:
+            on_step(total / seen)
+    return total / max(1, seen)
+
+
 def make_scheduler(optimizer: Any, total_steps: int, warmup: float) -> Any:
     import torch
 
@@ -123,17 +151,6 @@ def make_scheduler(optimizer: Any, total_steps: int, warmup: float) -> Any:
         return max(0.0, (total_steps - step) / max(1, total_steps - warm))
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def versions() -> dict:
-    import platform
-    import sys
-
-    import torch
-    import transformers
-
-    return {"python": sys.version.split()[0], "torch": torch.__version__, "transformers": transformers.__version__,
-            "platform": platform.platform(), "cpu_count": __import__("os").cpu_count(), "threads": torch.get_num_threads()}
 
 
 # ---------------------------------------------------------------- training
@@ -232,30 +249,21 @@ def train(run: RunConfig, resume: str | Path | None = None, log: Any = None) -> 
             model.train()
             batches = bucket_batches(lengths, cfg.batch_size, np.random.default_rng(cfg.seed + epoch), cfg.bucket_factor)
             task = progress.add_task(f"epoch {epoch + 1}/{plan.epochs}", total=len(batches), loss=float("nan"))
-            total, n_seen = 0.0, 0
-            for bidx in batches:
+
+            def batch_loss(bidx: list[int], epoch: int = epoch):
                 batch = move_batch(collate([encoded[i] for i in bidx], pad), device)
                 with autocast():
                     logits = model(batch)
-                logits = logits.float()
-                loss = model.loss(logits, batch, epoch)
-                if not torch.isfinite(loss):
-                    raise ModelError(f"epoch {epoch + 1}: the loss became {loss.item()}; lower the learning rate")
-                loss.backward()
-                if cfg.grad_clip > 0:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
-                scheduler.step()
-                optimizer.zero_grad(set_to_none=True)
-                total += loss.item() * len(bidx)
-                n_seen += len(bidx)
-                progress.update(task, advance=1, loss=total / n_seen)
+                return model.loss(logits.float(), batch, epoch)
+
+            mean_loss = train_epoch(model, batches, batch_loss, optimizer, scheduler, cfg.grad_clip, epoch,
+                                    lambda running, task=task: progress.update(task, advance=1, loss=running))
             train_seconds = time.perf_counter() - t_epoch
             scored = plan.scores_dev_after(epoch + 1)
             dev = None
             if scored:
                 dev = evaluate_model(model, feat, dev_sents, labels, cfg.eval_batch_size, cfg.bf16) if dev_sents else {"f1": 0.0}
-            entry = {"epoch": epoch + 1, "loss": total / max(1, n_seen), "dev": dev, "train_seconds": train_seconds,
+            entry = {"epoch": epoch + 1, "loss": mean_loss, "dev": dev, "train_seconds": train_seconds,
                      "seconds": time.perf_counter() - t_epoch, "lr": scheduler.get_last_lr()[0]}
             improved = dev is not None and dev["f1"] > state["best_f1"]
             if improved:
@@ -282,7 +290,7 @@ def train(run: RunConfig, resume: str | Path | None = None, log: Any = None) -> 
         "train_seconds_per_epoch": [h["train_seconds"] for h in hist],
         "train_sentences": len(train_sents), "dev_sentences": len(dev_sents),
         "sentences_per_second": (len(train_sents) / np.mean([h["train_seconds"] for h in hist])) if hist else None,
-        "labels": labels, "seed": cfg.seed, "versions": versions(), "device": str(device), "out": str(out),
+        "labels": labels, "seed": cfg.seed, **environment(), "device": str(device), "out": str(out),
         "schedule": plan.to_dict(), "zero_f1": state["best_f1"] <= 0,
         "dev_gold_entities": sum(len(s.entities) for s in dev_sents),
         "dev_labels_unseen_in_train": sorted({e.label for s in dev_sents for e in s.entities} - set(labels)),

@@ -135,7 +135,8 @@ SYSTEMS: list[SystemRun] = [
               note="peaked at its last epoch: to be retrained to convergence (issue 11)"),
     SystemRun("wnut17", "ener", epochs=12, patience=3, threads=1,
               note="trained to convergence: best dev F1 59.99 at epoch 11, flat within 0.001 from epoch 8"),
-    SystemRun("wnut17", "spanner", epochs=6, produced_by="a56afaa", note="peaked at its last epoch"),
+    SystemRun("wnut17", "spanner", epochs=12, patience=3,
+              note="E-NER's epoch budget (12, patience 3); replaced a 6-epoch model that peaked at its last epoch"),
 ]
 
 _CONLL_SETS = EVALSETS["conll03"]
@@ -162,8 +163,8 @@ LINKS: list[LinkRun] = [
             note="ablation: no honest candidates"),
     LinkRun("wnut17", "ener", "wnut17", "honest", "-replace", decision="replace", tune_max_calls=100,
             note="ablation: the paper's rule (the LLM's answer replaces the local label)"),
-    # WNUT-17 SpanNER: replace era
-    *[LinkRun("wnut17", "spanner", "wnut17", p, produced_by="7cb330d", **_REPLACE) for p in ("honest", "paper")],
+    # WNUT-17 SpanNER (retrained with E-NER's epoch budget), today's default
+    *[LinkRun("wnut17", "spanner", "wnut17", p) for p in ("honest", "paper")],
 ]
 
 COMMANDS: list[Command] = [
