@@ -196,6 +196,25 @@ def test_merge_reject_removes_unparsed_keeps_and_is_counted(tmp_path):
     assert m["protocol"] == "honest" and m["config"]["llm"]["backend"] == "openai" and m["versions"]["linkner"]
 
 
+def test_unrouted_spans_the_model_did_not_output_stay_out_of_the_linked_output():
+    """Paper protocol: its extra items (dropped candidates, gold-scored spans) carry their argmax label, which
+    the paper's counts use; the linked output gets one only from an LLM label (before: every unrouted one
+    was added, so a run that routed nothing still changed the honestly scored output)."""
+    from linkner.link.merge import merge
+    from linkner.link.routing import CANDIDATE, DECODED, GOLD_SCORED
+
+    s = Sentence("Angela Merkel met Bonn officials".split(), [Entity(0, 2, "PER")])
+    items = [Item(0, Entity(0, 2, "PER"), 0.1, DECODED), Item(0, Entity(3, 4, "LOC"), 0.9, GOLD_SCORED),
+             Item(0, Entity(3, 5, "ORG"), 0.8, CANDIDATE)]
+    nothing = merge([s], items, [NOT_ROUTED] * 3, "confidence")[0]
+    assert [(e.start, e.end, e.label) for e in nothing.entities] == [(0, 2, "PER")]
+    asked = merge([s], items, [NOT_ROUTED, Decision(LABEL, "LOC"), Decision(UNPARSED)], "confidence")[0]
+    assert [(e.start, e.end, e.label) for e in asked.entities] == [(0, 2, "PER"), (3, 4, "LOC")]
+    # the paper's own counts still credit the local argmax of its exported items
+    gold = [{(0, 2, "PER"), (3, 4, "LOC")}]
+    assert contributions(items[1], NOT_ROUTED, gold, "paper") == (1, 1)
+
+
 def test_honest_protocol_never_lets_gold_reach_the_llm(tmp_path):
     a, b = FakeBackend(), FakeBackend()
     with_gold = run_link(write_predictions(tmp_path / "g.jsonl"), cfg(tmp_path, protocol="honest"), backend=a)

@@ -47,7 +47,9 @@ def outcome(item: Item, decision: Decision) -> tuple[str | None, str, str | None
 
 def merge(sentences: list[Sentence], items: list[Item], decisions: list[Decision], method: str) -> list[Sentence]:
     """The linked sentences: final entities (with local/LLM labels, u, routed flag, source), and the
-    entities the LLM removed under ``meta["rejected"]``."""
+    entities the LLM removed under ``meta["rejected"]``. Items the local model did not output (the paper
+    protocol's extra candidate and gold-scored spans) appear only when the LLM labelled them, so with
+    nothing routed the output is exactly the local one."""
     finals: dict[int, list[Entity]] = defaultdict(list)
     rejected: dict[int, list[dict]] = defaultdict(list)
     for item, d in zip(items, decisions, strict=True):
@@ -62,6 +64,10 @@ def merge(sentences: list[Sentence], items: list[Item], decisions: list[Decision
         if label is None:
             if source == REJECTED:
                 rejected[item.sentence].append({"start": e.start, "end": e.end, "label": e.label, **extra})
+            continue
+        if item.origin != DECODED and source in (LOCAL, KEPT_UNPARSED, KEPT_ERROR):
+            # a span the local model scored but did not output (the paper protocol's dropped candidates and
+            # gold-scored spans) enters the output only with an LLM's label; kept "as it was", it stays out
             continue
         # "prob" stays the local model's probability, of the final label where the table has it
         prob = (e.extra.get("probs") or {}).get(label, e.score) if label != e.label else e.score
