@@ -93,7 +93,8 @@ def infer(checkpoint: str | Path, *, text: str | None = None, data: str | None =
     with (progress_bar or _no_bar)(len(sentences), f"tagging {source}") as advance:
         if metrics is not None:
             result.metrics, preds = evaluate_checkpoint(model, data, split, metrics, mc_samples=mc_samples,
-                                                        batch_size=batch_size, progress=advance, mc_seed=mc_seed)
+                                                        batch_size=batch_size, progress=advance, mc_seed=mc_seed,
+                                                        gold=sentences)
             stream = counted(preds)
         else:
             stream = counted(model.iter_predict_sentences(sentences, mc_samples=mc_samples, batch_size=batch_size,

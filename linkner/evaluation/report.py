@@ -78,11 +78,13 @@ def uncertainty_report(preds: list[Sentence], methods: list[str]) -> dict:
 
 def evaluate_checkpoint(model_or_path: Any, data: str, split: str = "test", out: str | Path | None = None,
                         mc_samples: int = 0, batch_size: int = 64,
-                        progress: Callable[[int], None] | None = None, mc_seed: int | None = None) -> tuple[dict, list[Sentence]]:
+                        progress: Callable[[int], None] | None = None, mc_seed: int | None = None,
+                        gold: list[Sentence] | None = None) -> tuple[dict, list[Sentence]]:
     """Predict ``data``/``split`` with a checkpoint, score it, and write the metrics JSON to ``out``.
 
     Returns ``(metrics, predictions)``. ``progress(n)`` is told as each chunk of n sentences is done.
     ``mc_seed`` seeds MC dropout (default :data:`linkner.models.predict.MC_SEED`) and is recorded in the JSON.
+    ``gold``: the split when the caller has already read it (``linkner infer``), so it is not read twice.
     """
     from linkner.configio import to_dict
     from linkner.metrics import evaluate
@@ -92,7 +94,7 @@ def evaluate_checkpoint(model_or_path: Any, data: str, split: str = "test", out:
 
     mc_seed = MC_SEED if mc_seed is None else mc_seed
     model = model_or_path if isinstance(model_or_path, LocalModel) else LocalModel(model_or_path)
-    gold = load_eval_data(data, split)
+    gold = load_eval_data(data, split) if gold is None else gold
     model.check_labels(gold, f"{data}/{split}")
     t0 = time.perf_counter()
     preds = list(model.iter_predict_sentences(gold, mc_samples=mc_samples, batch_size=batch_size, has_gold=True,

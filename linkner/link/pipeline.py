@@ -34,6 +34,7 @@ from linkner.link.decision import NOT_ROUTED, Decision
 from linkner.link.demos import DemoBank, load_bank, refuse_leak
 from linkner.link.merge import contributions, entity_sets, gold_label, merge, score
 from linkner.link.options import MultipleChoice
+from linkner.link.preflight import prediction_labels
 from linkner.link.prompts import Schema, build_messages, resolve_schema
 from linkner.link.routing import Item, budget_cap, collect_items, select, tau_to_json, tune_threshold, tuning_sample
 from linkner.link.types_file import read_types, types_schema
@@ -64,21 +65,13 @@ def split_gold(sentences: list[Sentence], protocol: str) -> tuple[list[Sentence]
 
 
 def label_set(sentences: list[Sentence]) -> list[str]:
-    """The local model's label set: the keys of its probability tables, else the labels it output.
+    """The local model's label set: its recorded schema and the keys of its probability tables, else the
+    labels it output (:func:`linkner.link.preflight.prediction_labels`, which the up-front checks use too).
 
     Every sentence is looked at (cheap): a label seen only late in a file must not make a user's type
     definition for it look like a typo.
     """
-    labels: set[str] = set()
-    for s in sentences:
-        model = model_info(s)
-        if model.labels is not None:
-            labels.update(model.labels)
-        for e in s.entities:
-            labels.add(e.label)
-            labels.update((e.extra.get("probs") or {}).keys())
-    labels.discard("O")
-    return sorted(labels)
+    return sorted(prediction_labels(sentences)[0])
 
 
 def dataset_hint(sentences: list[Sentence]) -> str | None:

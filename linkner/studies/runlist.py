@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from linkner.studies.layout import EVALSETS
+from linkner.studies.layout import EVALSETS, system_name
 
 # The uncertainty each model routes on: E-NER's evidential vacuity, SpanNER's confidence (the paper's pairing).
 UNCERTAINTY = {"ener": "evidential", "spanner": "confidence"}
@@ -57,7 +57,7 @@ class SystemRun:
 
     @property
     def name(self) -> str:
-        return f"{self.train}-{self.model}"
+        return system_name(self.train, self.model)
 
     @property
     def smoke(self) -> bool:
@@ -90,7 +90,7 @@ class LinkRun:
 
     @property
     def system(self) -> str:
-        return f"{self.train}-{self.model}"
+        return system_name(self.train, self.model)
 
     @property
     def folder(self) -> str:

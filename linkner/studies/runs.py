@@ -32,7 +32,8 @@ Say = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Sizes:
-    """How big a profile's runs are (``None``: the whole split)."""
+    """How big the smoke profile's runs are (``None``: the whole split); :func:`smoke_runs` turns them into
+    run-list entries. The full profile does not read sizes: it executes :mod:`linkner.studies.runlist`."""
 
     train_sentences: int | None = None
     dev_sentences: int | None = None  # training-time dev (early stopping)
@@ -61,7 +62,7 @@ class Sizes:
 SMOKE = Sizes(train_sentences=150, dev_sentences=30, test_sentences=30, link_dev_sentences=30, epochs=1, batch_size=8,
               lr=3e-4, head_lr=3e-3, mc_samples=3, systems=(("conll03", "spanner"), ("conll03", "ener")), llm="smollm2-135m", llm_threads=1,
               max_calls=3, tune_max_calls=20, icl_max_calls=3, shots=(0, 1), demo_sentences=150)
-FULL = Sizes()
+FULL = Sizes()  # a marker: the full profile executes the run list (runlist.py), whose entries carry their own settings
 
 
 def smoke_train_set() -> str:
