@@ -36,7 +36,7 @@ def _llama_cpp_wheel(session: nox.Session) -> str:
     wheels = sorted(WHEEL_CACHE.glob("llama_cpp_python-0.3.36-*.whl"))
     if not wheels:
         session.log("building llama-cpp-python once (cached in %s)", WHEEL_CACHE)
-        session.run(
+        session.run_install(  # run_install: also under --install-only
             "pip", "wheel", "--no-deps", "-w", str(WHEEL_CACHE), LLAMA_CPP,
             env={"CMAKE_ARGS": LLAMA_CMAKE, "CMAKE_BUILD_PARALLEL_LEVEL": "2"},
         )

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from linkner.studies.layout import system_name
 from linkner.studies.runlist import COMMANDS, LINKS, SYSTEMS, UNCERTAINTY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,8 +78,10 @@ def test_system_entries_match_what_their_files_record(run):
 def test_link_entries_match_what_their_files_record(run):
     m = _load(RESULTS / "link" / run.system / run.folder / "metrics.json")
     cfg, llm = m["config"], m["config"]["llm"]
-    assert m["predictions"] == f"runs/preds/{run.system}/{run.evalset}.test.jsonl"
-    assert cfg["dev_predictions"] == (None if run.sweep else f"runs/preds/{run.system}/dev.jsonl")
+    # a tagged (superseded) generation was made before tags existed, under the system's plain name
+    made_as = system_name(run.train, run.model) if run.tag and run.produced_by else run.system
+    assert m["predictions"] == f"runs/preds/{made_as}/{run.evalset}.test.jsonl"
+    assert cfg["dev_predictions"] == (None if run.sweep else f"runs/preds/{made_as}/dev.jsonl")
     got = {"threshold": cfg["threshold"], "uncertainty": cfg["uncertainty"], "protocol": cfg["protocol"],
            "max_calls": cfg["max_calls"], "max_routed": cfg["max_routed"], "shots": cfg["shots"],
            "retrieve": cfg["retrieve"], "llm": llm["model"], "llm_threads": llm["n_threads"], "n_ctx": llm["n_ctx"]}

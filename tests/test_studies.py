@@ -18,7 +18,7 @@ from linkner.studies.experiments import write_results
 from linkner.studies.figures import FIGURES, make_figure
 from linkner.studies.paper import load_paper_numbers, paper_vs_ours
 
-STUDIES = ["local_models", "uncertainty", "threshold", "linking", "in_context", "cost", "paper_vs_ours"]
+STUDIES = ["local_models", "uncertainty", "threshold", "linking", "ablation", "in_context", "cost", "paper_vs_ours"]
 
 
 def _digest(paths):
@@ -228,3 +228,33 @@ def test_only_five_retrieved_shots_get_the_long_context():
         long = {(r.shots, r.retrieve) for r in sweep if r.n_ctx > 2048}
         assert long == {(5, True)}, sizes is FULL
         assert {r.n_ctx for r in sweep if (r.shots, r.retrieve) != (5, True)} == {SMOKE.llm_n_ctx}
+
+
+def test_ablation_groups_one_system_and_test_set_and_tagged_generations_stay_apart(results):
+    """The ablation table sets a default run beside its -nocand/-replace runs of the same system and test set;
+    a tagged (superseded) generation is another system: never compared with the untagged one, shown by label."""
+    def put(system: str, name: str, m: dict, decision: str, candidates: str):
+        m["config"].update(decision=decision, candidates=candidates)
+        d = results / "link" / system / name
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(json.dumps(m))
+
+    put("conll03-ener", "conll03-oov-honest-tiny-llm-replace", _link_metrics("honest", 0.7, 0.69, ci=(-0.03, 0.01)),
+        "replace", "none")
+    put("conll03-ener", "conll03-oov-honest-tiny-llm-nocand", _link_metrics("honest", 0.7, 0.73, ci=(0.0, 0.06)),
+        "fuse", "none")
+    put("conll03-ener-6ep", "conll03-honest-tiny-llm-replace", _link_metrics("honest", 0.8, 0.8), "replace", "none")
+    rows = L.ablation(results)["rows"]
+    assert [(r["system"], r["evalset"], r["variant"]) for r in rows] == [
+        ("conll03-ener", "conll03-oov", "default"), ("conll03-ener", "conll03-oov", "nocand"),
+        ("conll03-ener", "conll03-oov", "replace")]  # the 6ep run has no default beside it: no group
+    assert [r["delta_f1_ci95"] for r in rows] == [[0.01, 0.07], [0.0, 0.06], [-0.03, 0.01]]
+    table = T.ablation_table({"rows": rows})
+    assert table.loc[("conll03-oov", "E-NER (conll03)", "replace"), "ΔF1 95 % CI"] == [-3.0, 1.0]
+    li = L.linking(results)  # the tagged generation's main runs are rows of their own system
+    assert not any(r["system"] == "conll03-ener-6ep" for r in li["rows"])  # (it has only a -replace variant here)
+    from linkner.studies.layout import link_runs, split_system, system_label
+
+    tagged = next(r for r in link_runs(results) if r["system"] == "conll03-ener-6ep")
+    assert (tagged["train"], tagged["model"], tagged["tag"]) == ("conll03", "ener", "6ep") == split_system("conll03-ener-6ep")
+    assert system_label("conll03-ener-6ep") == "E-NER 6ep (conll03)" and system_label("wnut17-spanner") == "SpanNER (wnut17)"

@@ -19,6 +19,7 @@ FIGURES: dict[str, tuple[str, str]] = {
     "uncertainty": ("studies/uncertainty.json", "uncertainty"),
     "threshold": ("studies/threshold.json", "threshold"),
     "linking": ("studies/linking.json", "linking"),
+    "ablation": ("studies/ablation.json", "ablation"),
     "in_context": ("studies/in_context.json", "in_context"),
     "cost": ("studies/cost.json", "cost"),
     "paper_vs_ours": ("studies/paper_vs_ours.json", "paper_vs_ours"),

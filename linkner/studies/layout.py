@@ -8,6 +8,10 @@
     <root>/local/{train}-{model}/train.json            training metrics
     <root>/link/{train}-{model}/{evalset}-{protocol}-{llm}[-suffix]/metrics.json   run_link output
 
+A system folder may carry a tag, ``{train}-{model}-{tag}`` (``conll03-ener-6ep``): a superseded generation
+of that system, kept because studies rest on its link runs (the in-context sweep, the replace-era rows).
+The local-model studies read only untagged systems; the linking studies show tagged ones by their label.
+
 A **main** run is zero-shot and its folder name is exactly ``{evalset}-{protocol}-{llm}``; anything after
 the LLM name (``-icl1-random``, ``-budget10``…) is its ``variant`` (an in-context sweep, a cost point).
 
@@ -40,8 +44,27 @@ def systems() -> list[tuple[str, str]]:
     return [(t, m) for t in EVALSETS for m in MODELS]
 
 
-def system_name(train: str, model: str) -> str:
-    return f"{train}-{model}"
+def system_name(train: str, model: str, tag: str = "") -> str:
+    """``{train}-{model}``, or ``{train}-{model}-{tag}`` for a superseded generation kept for its studies."""
+    return f"{train}-{model}" + (f"-{tag}" if tag else "")
+
+
+def split_system(name: str) -> tuple[str, str, str]:
+    """``conll03-ener-6ep`` → ``("conll03", "ener", "6ep")`` (train set names hold no hyphen)."""
+    train, _, rest = name.partition("-")
+    model, _, tag = rest.partition("-")
+    return train, model, tag
+
+
+def model_label(model: str, tag: str = "") -> str:
+    """``E-NER``, or ``E-NER 6ep`` for a tagged generation."""
+    return MODEL_NAMES.get(model, model) + (f" {tag}" if tag else "")
+
+
+def system_label(name: str) -> str:
+    """``E-NER (conll03)``; a tagged generation keeps its tag: ``E-NER 6ep (conll03)``."""
+    train, model, tag = split_system(name)
+    return f"{model_label(model, tag)} ({train})"
 
 
 def read_json(path: str | Path) -> dict | None:
@@ -102,7 +125,7 @@ def link_record(path: Path, root: Path) -> dict | None:
     cfg = m.get("config") or {}
     evalset, protocol = (parsed[0], parsed[1]) if parsed else (cfg.get("dataset") or "?", m.get("protocol", "honest"))
     protocol = m.get("protocol", protocol)
-    train, _, model = system.partition("-")
+    train, model, tag = split_system(system)
     scores = m.get("scores") or {}
     thr = m.get("threshold") or {}
     tuning = thr.get("tuning") or None
@@ -110,7 +133,7 @@ def link_record(path: Path, root: Path) -> dict | None:
     routing = m.get("routing") or {}
     sentences = count_lines(run_dir / "linked.jsonl")
     if sentences is None:  # fall back to the local evaluation of the same test set
-        local = read_json(local_dir(root, train, model) / f"{evalset}.json") or {}
+        local = read_json(Path(root) / "local" / system / f"{evalset}.json") or {}
         sentences = local.get("sentences")
     llm_cfg = cfg.get("llm") or {}
     on_routed = (scores.get("llm_on_routed") or {}).get("micro") or {}
@@ -119,7 +142,8 @@ def link_record(path: Path, root: Path) -> dict | None:
     variant = rest[len(llm_name):].lstrip("-") if rest.startswith(llm_name) else ("" if "icl" not in rest and "shot" not in rest else rest)
     shots = int(cfg.get("shots") or 0)
     return {
-        "key": f"{system}/{run_dir.name}", "system": system, "train": train, "model": model, "evalset": evalset,
+        "key": f"{system}/{run_dir.name}", "system": system, "train": train, "model": model, "tag": tag,
+        "evalset": evalset,
         "protocol": protocol, "llm": llm_name, "backend": llm_cfg.get("backend"),
         "variant": variant, "main": shots == 0 and not variant,
         "uncertainty": m.get("uncertainty") or cfg.get("uncertainty"),
@@ -135,6 +159,7 @@ def link_record(path: Path, root: Path) -> dict | None:
         "local_f1": _f1(scores, "local"), "linkner_f1": _f1(scores, "linkner"), "delta_f1": scores.get("delta_f1"),
         # paired bootstrap over test sentences (None in runs made before it was recorded)
         "delta_f1_ci95": scores.get("delta_f1_ci95"), "fixed": scores.get("fixed"), "broken": scores.get("broken"),
+        "fp_removed": scores.get("fp_removed"), "fp_added": scores.get("fp_added"),
         "route_none": bool(thr.get("route_none")),
         "paper_local_f1": ((scores.get("paper") or {}).get("local") or {}).get("f1"),
         "paper_linkner_f1": ((scores.get("paper") or {}).get("linkner") or {}).get("f1"),

@@ -97,6 +97,36 @@ def linking(root: str | Path) -> dict:
     return {"rows": rows, "missing": _not_run(rows)}
 
 
+ABLATIONS = ("", "nocand", "replace")  # run variants: today's default, without candidates, the paper's rule
+
+
+def ablation(root: str | Path) -> dict:
+    """Per system and test set with at least one ablation run: today's default (fuse + candidates) beside the
+    same system without honest candidates (``-nocand``) and with the paper's rule (``-replace``), each
+    with ΔF1 over the local model, its 95 % paired-bootstrap interval and the entities fixed/broken.
+
+    Every run of a group links the same local predictions of the same test set, so their ΔF1 share one
+    baseline. Different systems (a tagged generation is another system) are never compared here.
+    """
+    groups: dict[tuple, list[dict]] = {}
+    for r in link_runs(root):
+        if r["protocol"] == "honest" and r["threshold"] == "auto" and not r["shots"] and r["variant"] in ABLATIONS:
+            groups.setdefault((r["system"], r["evalset"], r["llm"]), []).append(r)
+    rows = []
+    for (system, evalset, llm), rs in groups.items():
+        if len(rs) < 2:
+            continue
+        for r in sorted(rs, key=lambda r: ABLATIONS.index(r["variant"])):
+            rows.append({"system": system, "evalset": evalset, "llm": llm, "variant": r["variant"] or "default",
+                         **{k: r[k] for k in ("key", "model", "tag", "decision", "candidates", "candidates_used", "tau",
+                                              "route_none", "routed", "local_f1", "linkner_f1", "delta_f1",
+                                              "delta_f1_ci95", "fixed", "broken", "fp_removed", "fp_added")},
+                         "tune_max_calls": (r["tuning"] or {}).get("dev_cap")})
+    order = ("default", *ABLATIONS[1:])
+    rows.sort(key=lambda x: (eval_rank(x["evalset"]), x["system"], x["llm"], order.index(x["variant"])))
+    return {"rows": rows, "missing": [] if rows else ["no ablation run (-nocand, -replace) found"]}
+
+
 def in_context(root: str | Path) -> dict:
     """Runs grouped by everything but shots/selection; groups with more than one member are sweeps."""
     groups: dict[str, list[dict]] = {}
@@ -138,7 +168,7 @@ def cost(root: str | Path) -> dict:
     LLM's recorded latency (cached answers keep the latency of the call that made them) plus the local
     model's prediction time from the local evaluation of the same system, where found.
     """
-    from linkner.studies.layout import local_dir, read_numbers
+    from linkner.studies.layout import read_numbers
 
     points = []
     local_seen = set()
@@ -146,7 +176,7 @@ def cost(root: str | Path) -> dict:
         if r["protocol"] != "honest" or not r["sentences"]:
             continue
         k = 1000.0 / r["sentences"]
-        ev = read_numbers(local_dir(root, r["train"], r["model"]) / f"{r['evalset']}.json") or {}
+        ev = read_numbers(Path(root) / "local" / r["system"] / f"{r['evalset']}.json") or {}
         sps = ev.get("sentences_per_second")
         local_s = 1000.0 / sps if sps else 0.0
         label = f"{r['system']} · {r['llm']} · " + ("τ tuned on dev" if r["main"] else r["variant"] or f"{r['shots']}-shot")
@@ -184,3 +214,4 @@ run_threshold = _writer("threshold", threshold)
 run_linking = _writer("linking", linking)
 run_in_context = _writer("in_context", in_context)
 run_cost = _writer("cost", cost)
+run_ablation = _writer("ablation", ablation)

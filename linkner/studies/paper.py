@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from linkner.studies.layout import MODEL_NAMES, eval_rank, link_runs, local_dir, read_json, read_numbers
+from linkner.studies.layout import MODEL_NAMES, eval_rank, link_runs, local_dir, model_label, read_json, read_numbers
 
 PAPER_NUMBERS = Path(__file__).resolve().parents[1] / "paper_numbers.json"
 TRAIN_OF = {"conll03": "conll03", "conll03-typos": "conll03", "conll03-oov": "conll03", "conll03-ood": "conll03",
@@ -40,7 +40,7 @@ def _our_link(runs: list[dict], ev: str, quantity: str) -> list[dict]:
     for r in runs:
         if r["evalset"] != ev or not r["main"]:
             continue
-        name = f"{MODEL_NAMES.get(r['model'], r['model'])} + {r['llm']}"
+        name = f"{model_label(r['model'], r.get('tag', ''))} + {r['llm']}"
         if r["protocol"] == "paper" and r["paper_local_f1"] is not None:
             v = r["paper_local_f1"] if quantity == "local_f1" else r["paper_linkner_f1"]
             out.append({"what": f"{name} (paper-protocol counts)", "system": r["system"], "model": r["model"], "llm": r["llm"],

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from linkner.studies.layout import EVAL_ORDER, METHODS, MODEL_NAMES, SHIFTED  # noqa: E402
+from linkner.studies.layout import EVAL_ORDER, METHODS, MODEL_NAMES, SHIFTED, system_label  # noqa: E402
 
 NOT_RUN = "not yet run"
 
@@ -35,8 +35,7 @@ def _rank(ev: str) -> int:
 
 
 def _model(system: str) -> str:
-    train, _, model = system.partition("-")
-    return f"{MODEL_NAMES.get(model, model)} ({train})"
+    return system_label(system)
 
 
 def _pct(x):

@@ -126,6 +126,48 @@ def linking(numbers: dict) -> tuple[plt.Figure, dict]:
     return fig, plotted
 
 
+# ------------------------------------------------------------------------------------------ ablation
+
+
+def ablation(numbers: dict) -> tuple[plt.Figure, dict]:
+    """ΔF1 with its 95 % CI per system and test set (x) for the default and each ablation (colour)."""
+    _theme()
+    rows = numbers.get("rows", [])
+    groups = sorted({(r["evalset"], r["system"]) for r in rows}, key=lambda g: (_rank(g[0]), g[1]))
+    variants = [v for v in ("default", "nocand", "replace") if any(r["variant"] == v for r in rows)]
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.8 * len(groups) + 2), 4.2))
+    plotted: dict = {"groups": [list(g) for g in groups]}
+    if not groups:
+        _empty(ax, "honest runs with -nocand / -replace variants")
+    width = 0.8 / max(1, len(variants))
+    for j, v in enumerate(variants):
+        pts = []
+        for i, g in enumerate(groups):
+            r = next((r for r in rows if (r["evalset"], r["system"]) == g and r["variant"] == v), None)
+            if r is None or r["delta_f1"] is None:
+                pts.append(None)
+                continue
+            x, d, ci = i - 0.4 + width * (j + 0.5), 100 * r["delta_f1"], r["delta_f1_ci95"]
+            yerr = [[d - 100 * ci[0]], [100 * ci[1] - d]] if ci else None
+            ax.errorbar([x], [d], yerr=yerr, fmt="o", color=sns.color_palette("deep")[j], capsize=3, ms=5,
+                        label=v)  # one legend entry per variant: deduplicated below
+            pts.append({"x": round(x, 4), "delta": d, "ci95": [100 * ci[0], 100 * ci[1]] if ci else None})
+        plotted[v] = pts
+    ax.axhline(0, color="black", lw=0.9)
+    if groups:
+        ax.set_xticks(range(len(groups)), [f"{ev}\n{_model(s)}" for ev, s in groups], fontsize=7)
+        ax.set_xlim(-0.6, len(groups) - 0.4)
+        handles, labels = ax.get_legend_handles_labels()
+        seen = {}
+        for h, lab in zip(handles, labels):
+            seen.setdefault(lab, h)
+        ax.legend(seen.values(), seen.keys(), fontsize=7, loc="best")
+    ax.set_ylabel("ΔF1, LinkNER − local (F1 points)")
+    ax.set_title("Ablation, honest protocol: fuse + candidates (default), without candidates, the paper's replace")
+    fig.tight_layout()
+    return fig, plotted
+
+
 # ---------------------------------------------------------------------------------------- in-context
 
 

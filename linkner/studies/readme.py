@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from linkner.studies.layout import MODEL_NAMES, eval_rank, link_runs, read_numbers
-from linkner.studies.linking import in_context
+from linkner.studies.layout import eval_rank, link_runs, model_label, read_numbers, system_label
+from linkner.studies.linking import ablation, in_context
 from linkner.studies.local import local_models, uncertainty
 from linkner.uncertainty import METHODS
 
@@ -45,7 +45,7 @@ def render(root: str | Path = "results") -> str:
         systems = sorted({r["system"] for r in local["rows"]})
         by = {(r["system"], r["evalset"]): r for r in local["rows"]}
         sets = sorted({r["evalset"] for r in local["rows"]}, key=eval_rank)
-        header = ["test set", *[f"{MODEL_NAMES.get(s.split('-', 1)[1], s)} ({s.split('-', 1)[0]})" for s in systems]]
+        header = ["test set", *[system_label(s) for s in systems]]
         out += _table(header, [[ev, *[_pct(by[(s, ev)]["f1"]) if (s, ev) in by else "–" for s in systems]] for ev in sets])
         out.append("")
         train = [f"{k}: best dev F1 {_pct(v['best_dev_f1'])} at epoch {v['best_epoch']} of {v['epochs_run']}, "
@@ -94,7 +94,7 @@ def render(root: str | Path = "results") -> str:
             decision = r["decision"]
             if r["decision"] == "fuse" and r["protocol"] == "honest" and r["candidates"] != "none":
                 decision += f" + {r['candidates']} candidates" + ("" if r["candidates_used"] else " (off: no dev support)")
-            rows.append([r["evalset"], MODEL_NAMES.get(r["model"], r["model"]), r["uncertainty"] or "–", r["protocol"], r["llm"],
+            rows.append([r["evalset"], model_label(r["model"], r.get("tag", "")), r["uncertainty"] or "–", r["protocol"], r["llm"],
                          decision, budget, str((r["tuning"] or {}).get("dev_cap", "all")), f"{r['routed']}/{r['items']}",
                          _pct(local_f1), _pct(linkner_f1) + paper,
                          _pct(delta), _ci(r.get("delta_f1_ci95")),
@@ -105,6 +105,7 @@ def render(root: str | Path = "results") -> str:
                        "LinkNER F1", "Δ F1", "Δ F1 95 % CI", "fixed / broken", "LLM acc. on routed", "local acc. on routed",
                        "s / routed entity"], rows)
         out.append("")
+    out += _ablation(root)
     out += _in_context(root)
     out += _bench(root)
     if not out:
@@ -112,11 +113,35 @@ def render(root: str | Path = "results") -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def _ablation(root: Path) -> list[str]:
+    """Today's default beside its ablations, per system and test set (``linking.ablation``)."""
+    rows = ablation(root)["rows"]
+    if not rows:
+        return []
+    out = ["**Ablation** (`results/studies/ablation.json`; honest protocol, one system and test set per group, so every "
+           "row links the same local predictions: default = fuse + honest candidates (used only where dev supports "
+           "them), nocand = fuse without candidates, replace = the paper's rule; ΔF1 and its 95 % paired-bootstrap CI "
+           "in F1 points; fixed / broken = gold entities the linked output gets right that the local one did not, and the "
+           "reverse; one seed)", ""]
+    body = []
+    for r in rows:
+        cand = r["candidates"] if r["candidates"] == "none" else r["candidates"] + ("" if r["candidates_used"] else " (off: no dev support)")
+        body.append([r["evalset"], model_label(r["model"], r["tag"]), r["variant"], r["decision"], cand,
+                     str(r["tune_max_calls"] if r["tune_max_calls"] is not None else "all"), str(r["routed"]),
+                     _pct(r["delta_f1"]), _ci(r["delta_f1_ci95"]),
+                     "–" if r["fixed"] is None else f"{r['fixed']} / {r['broken']}",
+                     "–" if r["fp_removed"] is None else f"{r['fp_removed']} / {r['fp_added']}"])
+    out += _table(["test set", "local model", "variant", "decision", "candidates", "dev calls", "routed", "Δ F1",
+                   "Δ F1 95 % CI", "fixed / broken", "false pos. removed / added"], body)
+    out.append("")
+    return out
+
+
 def _in_context(root: Path) -> list[str]:
     """The in-context sweeps (runs that differ only in shots and demonstration selection)."""
     out: list[str] = []
     for sw in in_context(root)["sweeps"]:
-        out += [f"**In-context learning** ({sw['system']} on {sw['evalset']}, {sw['llm']}, {sw['protocol']} protocol; the same "
+        out += [f"**In-context learning** ({system_label(sw['system'])} on {sw['evalset']}, {sw['llm']}, {sw['protocol']} protocol; the same "
                 f"{sw['points'][0]['routed']} most uncertain test entities asked in every run; local F1 {_pct(sw['local_f1'])})", ""]
         rows = [[str(p["shots"]), p["selection"], _pct(p["linkner_f1"]), _pct(p["llm_accuracy"]),
                  _num(p["prompt_tokens_per_answer"], 0)] for p in sw["points"]]

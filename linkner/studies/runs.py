@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from linkner.studies.layout import EVALSETS, local_dir, system_name
+from linkner.studies.layout import EVALSETS
 from linkner.studies.runlist import COMMANDS, LINKS, SYSTEMS, LinkRun, SystemRun
 
 Say = Callable[[str], None]
@@ -125,6 +125,8 @@ def smoke_runs(sizes: Sizes) -> tuple[list[SystemRun], list[LinkRun], list[LinkR
     main = [LinkRun(t, m, ev, p, max_calls=sizes.max_calls, max_routed=sizes.max_routed,
                     tune_max_calls=sizes.tune_max_calls, **common)
             for m, ev, p in [("ener", t, "honest"), ("ener", t, "paper"), *shifted, ("spanner", t, "honest")]]
+    # the ablation (notebook 05): the first honest run without candidates and with the paper's rule
+    main += [replace(main[0], variant="-nocand", candidates="none"), replace(main[0], variant="-replace", decision="replace")]
     sweep = [LinkRun(t, "ener", t, variant="-icl0", threshold="0", max_calls=sizes.icl_max_calls, **common)]
     sweep += [LinkRun(t, "ener", t, variant=f"-icl{k}-{'retrieved' if r else 'random'}", threshold="0", shots=k, retrieve=r,
                       max_calls=sizes.icl_max_calls, demo_sentences=sizes.demo_sentences,
@@ -146,10 +148,10 @@ def checkpoint_dir(root: Path, run: SystemRun, runs_dir: str | Path = "runs") ->
     return root / "models" / run.name if run.smoke else Path(runs_dir) / f"{run.name}-minilm"
 
 
-def pred_dir(root: Path, train: str, model: str, smoke: bool, runs_dir: str | Path = "runs") -> Path:
-    """Predictions (large, not committed): ``<root>/preds/…`` for smoke, ``runs/preds/…`` for full
-    (``{test set}.test.jsonl``, ``dev.jsonl``)."""
-    return (root / "preds" if smoke else Path(runs_dir) / "preds") / system_name(train, model)
+def pred_dir(root: Path, system: str, smoke: bool, runs_dir: str | Path = "runs") -> Path:
+    """Predictions (large, not committed) of a system (its :attr:`SystemRun.name`): ``<root>/preds/…`` for
+    smoke, ``runs/preds/…`` for full (``{test set}.test.jsonl``, ``dev.jsonl``)."""
+    return (root / "preds" if smoke else Path(runs_dir) / "preds") / system
 
 
 def train_system(root: Path, run: SystemRun, say: Say = print, runs_dir: str | Path = "runs") -> Path:
@@ -179,12 +181,12 @@ def evaluate_system(root: Path, ckpt: Path, run: SystemRun, say: Say = print, ru
     from linkner.models.predict import LocalModel
     from linkner.studies.ood import write_extras
 
-    out = local_dir(root, run.train, run.model)
-    preds_out = pred_dir(root, run.train, run.model, run.smoke, runs_dir)
+    out = Path(root) / "local" / run.name
+    preds_out = pred_dir(root, run.name, run.smoke, runs_dir)
     out.mkdir(parents=True, exist_ok=True)
     preds_out.mkdir(parents=True, exist_ok=True)
-    if not (out / "train.json").is_file():
-        shutil.copyfile(ckpt / "train_metrics.json", out / "train.json")
+    # always the checkpoint's own record: a retrained system must not keep its predecessor's train.json
+    shutil.copyfile(ckpt / "train_metrics.json", out / "train.json")
     lm = None
     fresh = False
     for ev in EVALSETS[run.train]:
@@ -222,7 +224,7 @@ def link_one(root: Path, run: LinkRun, system: SystemRun, say: Say = print, runs
     """Run one link run unless its ``metrics.json`` exists; return the run folder."""
     from linkner.link.pipeline import run_link
 
-    src = pred_dir(root, run.train, run.model, system.smoke, runs_dir)
+    src = pred_dir(root, run.system, system.smoke, runs_dir)
     out = root / "link" / run.system / run.folder
     if (out / "metrics.json").is_file():
         return out
@@ -242,7 +244,7 @@ def ensure_links(root: str | Path, sizes: Sizes = SMOKE, which: str = "main", sa
     done = []
     for run in main if which == "main" else sweep:
         system = by_name[run.system]
-        src = pred_dir(root, run.train, run.model, system.smoke, runs_dir)
+        src = pred_dir(root, run.system, system.smoke, runs_dir)
         if not (src / f"{run.evalset}.test.jsonl").is_file() or not (src / "dev.jsonl").is_file():
             say(f"skipped {run.name}: no predictions in {src}")
             continue
@@ -269,7 +271,7 @@ def recompute_studies(root: str | Path = "results") -> None:
     from linkner.studies import linking, local, paper
 
     for fn in (local.run_local_models, local.run_uncertainty, linking.run_threshold, linking.run_linking,
-               linking.run_in_context, linking.run_cost, paper.run_paper_vs_ours):
+               linking.run_ablation, linking.run_in_context, linking.run_cost, paper.run_paper_vs_ours):
         fn(root)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from linkner.studies.layout import MODEL_NAMES, eval_rank
+from linkner.studies.layout import eval_rank, system_label
 
 
 def missing_note(numbers: dict) -> str:
@@ -17,8 +17,7 @@ def missing_note(numbers: dict) -> str:
 
 
 def _model(system: str) -> str:
-    train, _, model = system.partition("-")
-    return f"{MODEL_NAMES.get(model, model)} ({train})"
+    return system_label(system)
 
 
 def local_table(numbers: dict) -> pd.DataFrame:
@@ -82,6 +81,18 @@ def linking_table(numbers: dict) -> pd.DataFrame:
 
     return pd.DataFrame([{c: cell(r, c) for c in cols} for r in rows]).set_index(["evalset", "system", "protocol", "llm"]).round(4) \
         if rows else pd.DataFrame()
+
+
+def ablation_table(numbers: dict) -> pd.DataFrame:
+    """Per system and test set: the default against its ablations (ΔF1 in F1 points with its 95 % CI)."""
+    rows = [{"evalset": r["evalset"], "system": _model(r["system"]), "variant": r["variant"], "decision": r["decision"],
+             "candidates": r["candidates"] + ("" if r["candidates"] == "none" or r["candidates_used"] else " (off on dev)"),
+             "dev calls": r["tune_max_calls"], "routed": r["routed"], "ΔF1": None if r["delta_f1"] is None else 100 * r["delta_f1"],
+             "ΔF1 95 % CI": "–" if not r["delta_f1_ci95"] else [round(100 * x, 2) for x in r["delta_f1_ci95"]],
+             "fixed / broken": "–" if r["fixed"] is None else f"{r['fixed']} / {r['broken']}",
+             "false pos. removed / added": "–" if r.get("fp_removed") is None else f"{r['fp_removed']} / {r['fp_added']}"}
+            for r in numbers.get("rows", [])]
+    return pd.DataFrame(rows).set_index(["evalset", "system", "variant"]).round(2) if rows else pd.DataFrame()
 
 
 def in_context_table(numbers: dict) -> pd.DataFrame:
