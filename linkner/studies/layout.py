@@ -82,8 +82,8 @@ def read_numbers(path: str | Path) -> dict | None:
     return doc["numbers"] if isinstance(doc.get("numbers"), dict) and "run" in doc else doc
 
 
-def local_dir(root: str | Path, train: str, model: str) -> Path:
-    return Path(root) / "local" / system_name(train, model)
+def local_dir(root: str | Path, train: str, model: str, tag: str = "") -> Path:
+    return Path(root) / "local" / system_name(train, model, tag)
 
 
 def count_lines(path: Path) -> int | None:
@@ -133,7 +133,7 @@ def link_record(path: Path, root: Path) -> dict | None:
     routing = m.get("routing") or {}
     sentences = count_lines(run_dir / "linked.jsonl")
     if sentences is None:  # fall back to the local evaluation of the same test set
-        local = read_json(Path(root) / "local" / system / f"{evalset}.json") or {}
+        local = read_json(local_dir(root, train, model, tag) / f"{evalset}.json") or {}
         sentences = local.get("sentences")
     llm_cfg = cfg.get("llm") or {}
     on_routed = (scores.get("llm_on_routed") or {}).get("micro") or {}

@@ -98,6 +98,7 @@ def linking(root: str | Path) -> dict:
 
 
 ABLATIONS = ("", "nocand", "replace")  # run variants: today's default, without candidates, the paper's rule
+VARIANT_NAMES = ("default", *ABLATIONS[1:])  # as the ablation rows name them
 
 
 def ablation(root: str | Path) -> dict:
@@ -122,8 +123,7 @@ def ablation(root: str | Path) -> dict:
                                               "route_none", "routed", "local_f1", "linkner_f1", "delta_f1",
                                               "delta_f1_ci95", "fixed", "broken", "fp_removed", "fp_added")},
                          "tune_max_calls": (r["tuning"] or {}).get("dev_cap")})
-    order = ("default", *ABLATIONS[1:])
-    rows.sort(key=lambda x: (eval_rank(x["evalset"]), x["system"], x["llm"], order.index(x["variant"])))
+    rows.sort(key=lambda x: (eval_rank(x["evalset"]), x["system"], x["llm"], VARIANT_NAMES.index(x["variant"])))
     return {"rows": rows, "missing": [] if rows else ["no ablation run (-nocand, -replace) found"]}
 
 
@@ -168,7 +168,7 @@ def cost(root: str | Path) -> dict:
     LLM's recorded latency (cached answers keep the latency of the call that made them) plus the local
     model's prediction time from the local evaluation of the same system, where found.
     """
-    from linkner.studies.layout import read_numbers
+    from linkner.studies.layout import local_dir, read_numbers
 
     points = []
     local_seen = set()
@@ -176,7 +176,7 @@ def cost(root: str | Path) -> dict:
         if r["protocol"] != "honest" or not r["sentences"]:
             continue
         k = 1000.0 / r["sentences"]
-        ev = read_numbers(Path(root) / "local" / r["system"] / f"{r['evalset']}.json") or {}
+        ev = read_numbers(local_dir(root, r["train"], r["model"], r["tag"]) / f"{r['evalset']}.json") or {}
         sps = ev.get("sentences_per_second")
         local_s = 1000.0 / sps if sps else 0.0
         label = f"{r['system']} · {r['llm']} · " + ("τ tuned on dev" if r["main"] else r["variant"] or f"{r['shots']}-shot")

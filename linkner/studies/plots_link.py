@@ -9,6 +9,7 @@ import numpy as np
 import seaborn as sns
 
 from linkner.studies.layout import EVAL_ORDER, MODEL_NAMES
+from linkner.studies.linking import VARIANT_NAMES
 from linkner.studies.plots import _bars, _empty, _model, _pct, _rank, _theme
 
 # ------------------------------------------------------------------------------------------ threshold
@@ -134,7 +135,7 @@ def ablation(numbers: dict) -> tuple[plt.Figure, dict]:
     _theme()
     rows = numbers.get("rows", [])
     groups = sorted({(r["evalset"], r["system"]) for r in rows}, key=lambda g: (_rank(g[0]), g[1]))
-    variants = [v for v in ("default", "nocand", "replace") if any(r["variant"] == v for r in rows)]
+    variants = [v for v in VARIANT_NAMES if any(r["variant"] == v for r in rows)]
     fig, ax = plt.subplots(figsize=(max(5.0, 1.8 * len(groups) + 2), 4.2))
     plotted: dict = {"groups": [list(g) for g in groups]}
     if not groups:

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from linkner.studies.layout import EVALSETS
+from linkner.studies.layout import EVALSETS, local_dir
 from linkner.studies.runlist import COMMANDS, LINKS, SYSTEMS, LinkRun, SystemRun
 
 Say = Callable[[str], None]
@@ -181,7 +181,7 @@ def evaluate_system(root: Path, ckpt: Path, run: SystemRun, say: Say = print, ru
     from linkner.models.predict import LocalModel
     from linkner.studies.ood import write_extras
 
-    out = Path(root) / "local" / run.name
+    out = local_dir(root, run.train, run.model, run.tag)
     preds_out = pred_dir(root, run.name, run.smoke, runs_dir)
     out.mkdir(parents=True, exist_ok=True)
     preds_out.mkdir(parents=True, exist_ok=True)
