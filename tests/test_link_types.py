@@ -233,18 +233,28 @@ def test_definitions_are_used_recorded_and_re_asked_when_edited(tmp_path):
 
 
 def test_definitions_reach_the_default_multiple_choice_prompt(tmp_path):
-    """The default decision (fuse) asks lettered questions; the user's definitions head the option list."""
-    fake = FakeBackend(lambda span: "B" if span == "Labour" else "C")  # A drug, B political party, C not an entity
+    """The default decision (fuse) asks with the types' own words; the user's definitions head the list."""
+    fake = FakeBackend(lambda span: "political party" if span == "Labour" else "none")
     cfg = LinkConfig(types=str(write_types(tmp_path)), threshold="0.4", cache=str(tmp_path / "c.jsonl"),
                      llm=LLMConfig(backend="openai", model="fake"))
     res = run_link(write_predictions(tmp_path / "p.jsonl"), cfg, None, backend=fake)
     assert len(fake.requests) == 3
     for r in fake.requests:
-        assert "B. political party: a political party or movement. Examples: Labour; the Greens. " \
+        assert "- political party: a political party or movement. Examples: Labour; the Greens. " \
                "Not this type: Parliament (an institution, not a party)." in r.messages[0][1]
-        assert "A. drug: a medicine or recreational drug" in r.messages[0][1]
+        assert "- drug: a medicine or recreational drug" in r.messages[0][1]
     routed = {s.surface(e): e.extra["llm_label"] for s in res.linked for e in s.entities if e.extra["routed"]}
-    assert routed.get("Labour") == "politicalparty"  # the letter maps back to the user's label
+    assert routed.get("Labour") == "politicalparty"  # the option word maps back to the user's label
+
+
+def test_letter_keys_carry_the_definitions_too(tmp_path):
+    fake = FakeBackend(lambda span: "B" if span == "Labour" else "C")  # A drug, B political party, C not an entity
+    cfg = LinkConfig(types=str(write_types(tmp_path)), threshold="0.4", cache=str(tmp_path / "c.jsonl"),
+                     option_keys="letters", llm=LLMConfig(backend="openai", model="fake"))
+    res = run_link(write_predictions(tmp_path / "p.jsonl"), cfg, None, backend=fake)
+    assert all("B. political party: a political party or movement." in r.messages[0][1] for r in fake.requests)
+    routed = {s.surface(e): e.extra["llm_label"] for s in res.linked for e in s.entities if e.extra["routed"]}
+    assert routed.get("Labour") == "politicalparty"
 
 
 # --- the CLI --------------------------------------------------------------------------------------------

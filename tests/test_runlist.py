@@ -91,6 +91,8 @@ def test_link_entries_match_what_their_files_record(run):
     assert got == want
     if "decision" in cfg:  # made by today's pipeline: every setting is recorded
         assert (cfg["decision"], cfg["candidates"]) == (run.decision, run.candidates)
+        if cfg["decision"] == "fuse":  # fused runs made before word keys recorded none: they asked with letters
+            assert cfg.get("option_keys", "letters") == run.option_keys
         if not run.sweep:
             assert cfg["tune_max_calls"] == run.tune_max_calls
     else:  # made before the fused decision: the list says which commit, and the rule it used

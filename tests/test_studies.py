@@ -233,8 +233,8 @@ def test_only_five_retrieved_shots_get_the_long_context():
 def test_ablation_groups_one_system_and_test_set_and_tagged_generations_stay_apart(results):
     """The ablation table sets a default run beside its -nocand/-replace runs of the same system and test set;
     a tagged (superseded) generation is another system: never compared with the untagged one, shown by label."""
-    def put(system: str, name: str, m: dict, decision: str, candidates: str):
-        m["config"].update(decision=decision, candidates=candidates)
+    def put(system: str, name: str, m: dict, decision: str, candidates: str, **extra):
+        m["config"].update(decision=decision, candidates=candidates, **extra)
         d = results / "link" / system / name
         d.mkdir(parents=True)
         (d / "metrics.json").write_text(json.dumps(m))
@@ -243,14 +243,20 @@ def test_ablation_groups_one_system_and_test_set_and_tagged_generations_stay_apa
         "replace", "none")
     put("conll03-ener", "conll03-oov-honest-tiny-llm-nocand", _link_metrics("honest", 0.7, 0.73, ci=(0.0, 0.06)),
         "fuse", "none")
+    put("conll03-ener", "conll03-oov-honest-tiny-llm-letters", _link_metrics("honest", 0.7, 0.71, ci=(-0.01, 0.03)),
+        "fuse", "all", option_keys="letters")
     put("conll03-ener-6ep", "conll03-honest-tiny-llm-replace", _link_metrics("honest", 0.8, 0.8), "replace", "none")
     rows = L.ablation(results)["rows"]
     assert [(r["system"], r["evalset"], r["variant"]) for r in rows] == [
-        ("conll03-ener", "conll03-oov", "default"), ("conll03-ener", "conll03-oov", "nocand"),
+        ("conll03-ener", "conll03-oov", "default"), ("conll03-ener", "conll03-oov", "letters"),
+        ("conll03-ener", "conll03-oov", "nocand"),
         ("conll03-ener", "conll03-oov", "replace")]  # the 6ep run has no default beside it: no group
-    assert [r["delta_f1_ci95"] for r in rows] == [[0.01, 0.07], [0.0, 0.06], [-0.03, 0.01]]
+    assert [r["delta_f1_ci95"] for r in rows] == [[0.01, 0.07], [-0.01, 0.03], [0.0, 0.06], [-0.03, 0.01]]
+    # a fused run that recorded no option_keys was made before word keys: it asked with letters
+    assert [r["option_keys"] for r in rows[1:]] == ["letters", "letters", None]
     table = T.ablation_table({"rows": rows})
     assert table.loc[("conll03-oov", "E-NER (conll03)", "replace"), "ΔF1 95 % CI"] == [-3.0, 1.0]
+    assert table.loc[("conll03-oov", "E-NER (conll03)", "letters"), "keys"] == "letters"
     li = L.linking(results)  # the tagged generation's main runs are rows of their own system
     assert not any(r["system"] == "conll03-ener-6ep" for r in li["rows"])  # (it has only a -replace variant here)
     from linkner.studies.layout import link_runs, split_system, system_label

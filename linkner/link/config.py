@@ -20,6 +20,7 @@ from linkner.uncertainty import METHODS as UNCERTAINTY_METHODS
 BACKENDS = ("llama-cpp", "openai", "ollama")
 PROTOCOLS = ("honest", "paper")
 DECISIONS = ("fuse", "replace")
+OPTION_KEYS = ("words", "letters")  # how a fused question's options are answered (linkner.link.options)
 STRUCTURED_MODES = ("auto", "json_schema", "json_object", "off")
 TUNE_SAMPLES = ("random", "uncertain")
 CANDIDATES = ("none", "near-miss", "boundary", "all")  # linkner.link.candidates.KINDS
@@ -150,6 +151,9 @@ class LinkConfig:
     # replace: the LLM's free answer replaces the local label (the paper's rule, kept as the ablation)
     decision: str = "fuse"
     options_k: int | None = None  # fuse: the local top-k labels offered (plus "not an entity"); None: all
+    # fuse: how an option is answered (linkner.link.options): words (the type's word, scored by its first
+    # token) or letters (A, B, …; the prompts of the runs made before word keys)
+    option_keys: str = "words"
     fusion_weight: float | None = None  # fuse: a fixed w instead of fitting it on dev
     # honest candidates (linkner.link.candidates): near-miss spans and boundary variants of routed entities,
     # gated on dev like τ (all: both considered, the gate uses none that does not help on dev)
@@ -193,6 +197,8 @@ class LinkConfig:
             raise ConfigError(f"decision must be one of {', '.join(DECISIONS)}, not {self.decision!r}")
         if self.options_k is not None and self.options_k < 1:
             raise ConfigError("options_k must be at least 1 (the local model's top label is always offered)")
+        if self.option_keys not in OPTION_KEYS:
+            raise ConfigError(f"option_keys must be one of {', '.join(OPTION_KEYS)}, not {self.option_keys!r}")
         if self.fusion_weight is not None and not 0.0 <= self.fusion_weight <= 1.0:
             raise ConfigError("fusion_weight is between 0 (local model only) and 1 (LLM only)")
         if self.candidates not in CANDIDATES:

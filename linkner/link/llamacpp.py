@@ -6,8 +6,8 @@ reuses its longest common prefix, which is why prompts put the fixed type defini
 instance is not thread-safe, so this backend runs one request at a time.
 
 Multiple-choice requests (``request.choices``, for fusion) are not generated at all: the chat-templated
-prompt is evaluated and the logits of its *last position* give the probability of each option letter
-(softmax over the letters). This needs no ``logits_all=True`` (which would keep the logits of every
+prompt is evaluated and the logits of its *last position* give the probability of each option key
+(softmax over the keys' first tokens). This needs no ``logits_all=True`` (which would keep the logits of every
 prompt token), and the tokens shared with the previous prompt (the system message with every option and
 definition) stay in the KV cache, so only the question's suffix is evaluated.
 """
@@ -34,7 +34,9 @@ class LlamaCppBackend:
         self._llm = None
         self._lock = threading.Lock()
         self._formatter = None  # chat template, for multiple-choice scoring
-        self._keys: dict[str, list[int]] = {}
+        self._keys: dict[str, list[int]] = {}  # letter key -> token ids
+        self._word_ids: dict[tuple[str, ...], list[list[int]]] = {}  # word keys -> each key's token ids
+        self._pieces: list[str] | None = None  # the vocabulary as text, decoded once
 
     def health_check(self) -> None:
         """Import the binding and load the model (a broken build or file fails here, in seconds)."""
@@ -101,8 +103,8 @@ class LlamaCppBackend:
             tokens = [bos, *tokens]
         return tokens
 
-    def _key_tokens(self, key: str) -> list[int]:
-        """Token ids that start an answer ``key``: the bare letter and the letter after a space."""
+    def _letter_tokens(self, key: str) -> list[int]:
+        """Token ids that answer a letter key: the bare letter and the letter after a space, each one token."""
         if key not in self._keys:
             ids = set()
             for text in (key, " " + key):
@@ -110,9 +112,60 @@ class LlamaCppBackend:
                 if len(toks) == 1:
                     ids.add(toks[0])
             if not ids:
-                raise LLMError(f"option key {key!r} is not a single token for {self.path.name}; use --decision replace")
+                raise LLMError(f"option key {key!r} is not a single token for {self.path.name}; "
+                               "use --option-keys words or --decision replace")
             self._keys[key] = sorted(ids)
         return self._keys[key]
+
+    def _word_tokens(self, keys: tuple[str, ...]) -> list[list[int]]:
+        """For each word key, every vocabulary token that starts it and no other key.
+
+        The rule is :func:`linkner.link.options.key_of_token`, the one the OpenAI-compatible and Ollama
+        backends apply to ``top_logprobs``, applied here to the whole vocabulary (its pieces are decoded
+        once per model, about a second), so both ways of asking one model give the same probabilities.
+        """
+        from linkner.link.options import key_of_token
+
+        if keys not in self._word_ids:
+            if self._pieces is None:
+                self._pieces = [self._piece(i) for i in range(self._llm.n_vocab())]
+            ids: dict[str, list[int]] = {k: [] for k in keys}
+            for i, piece in enumerate(self._pieces):
+                k = key_of_token(piece, keys)
+                if k is not None:
+                    ids[k].append(i)
+            for k, toks in ids.items():
+                if not toks:
+                    raise LLMError(f"no token of {self.path.name} starts the option {k!r} alone (another option "
+                                   "starts the same way), so it cannot be scored; use --option-keys letters")
+            self._word_ids[keys] = [ids[k] for k in keys]
+        return self._word_ids[keys]
+
+    def _piece(self, token: int) -> str:
+        """A token's text as it would be generated (``" person"``); "" for a partial UTF-8 byte.
+
+        (``LlamaModel.token_to_piece`` returns a NUL-padded 32-byte buffer, so the length is read here.)
+        """
+        import ctypes
+
+        import llama_cpp
+
+        buf = ctypes.create_string_buffer(64)
+        n = llama_cpp.llama_token_to_piece(self._llm._model.vocab, token, buf, 64, 0, False)
+        if n < 0:  # longer than the buffer: -n bytes are needed
+            buf = ctypes.create_string_buffer(-n)
+            n = llama_cpp.llama_token_to_piece(self._llm._model.vocab, token, buf, -n, 0, False)
+        try:
+            return buf.raw[:max(n, 0)].decode("utf-8")
+        except UnicodeDecodeError:
+            return ""
+
+    def _choice_tokens(self, keys: tuple[str, ...]) -> list[list[int]]:
+        """Each key's token ids: letters as before word keys existed (their runs stay reproducible), words
+        by :meth:`_word_tokens`."""
+        if all(len(k) == 1 for k in keys):
+            return [self._letter_tokens(k) for k in keys]
+        return self._word_tokens(keys)
 
     def _score(self, request: LinkRequest) -> Completion:
         import numpy as np
@@ -122,7 +175,7 @@ class LlamaCppBackend:
             tokens = self._prompt_tokens(request.chat())
             if len(tokens) >= llm.n_ctx():
                 raise LLMError(f"llama.cpp: the prompt has {len(tokens)} tokens, more than n_ctx={llm.n_ctx()} (raise --n-ctx?)")
-            ids = [self._key_tokens(k) for k in request.choices]
+            ids = self._choice_tokens(request.choices)
             t0 = time.perf_counter()
             keep = 0
             for a, b in zip(llm._input_ids.tolist(), tokens):

@@ -106,7 +106,7 @@ class OllamaBackend:
                    "num_predict": self.cfg.max_tokens}
         fmt = None if self.cfg.structured == "off" else request.schema()
         scoring = {}
-        if request.choices:  # multiple choice (fusion): one letter, scored by the first token's log-probabilities
+        if request.choices:  # multiple choice (fusion): one key token, scored by the first token's log-probabilities
             fmt, options["num_predict"] = None, 1
             scoring = {"logprobs": True, "top_logprobs": 20}
         t0 = time.perf_counter()

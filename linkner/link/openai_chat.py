@@ -116,7 +116,7 @@ class OpenAIBackend:
             kwargs = {"model": self.cfg.model, "messages": request.chat(), "temperature": self.cfg.temperature,
                       "max_tokens": self.cfg.max_tokens, "seed": self.cfg.seed}
             fmt = _response_format(mode, request.schema())
-            if request.choices:  # multiple choice (fusion): one letter, scored by its first-token logprobs
+            if request.choices:  # multiple choice (fusion): one key token, scored by its first-token logprobs
                 fmt = None
                 kwargs["max_tokens"] = 1
                 if self._logprobs:
@@ -133,7 +133,7 @@ class OpenAIBackend:
                 if isinstance(exc, o.InternalServerError) and not (fmt and "response_format" in str(exc)):
                     raise TransientLLMError(f"{self.base_url}: {type(exc).__name__}: {exc}") from None
                 if request.choices and self._logprobs and "logprob" in str(exc).lower():
-                    self._logprobs = False  # this server refuses logprobs: parsed letters from here on
+                    self._logprobs = False  # this server refuses logprobs: parsed answers from here on
                     continue
                 with self._mode_lock:
                     if fmt is not None and mode in self._modes and len(self._modes) > 1:

@@ -3,13 +3,26 @@ maps back to a label, and the local probabilities over the same options.
 
 Each routed entity is asked one multiple-choice question: its options are the local model's top-k
 labels for the span (from the entity's ``probs`` table written by ``linkner infer``) plus "not an
-entity". Every option has a one-letter key, so one generated token answers and its probability can be
-read from the first token's log-probabilities (:mod:`linkner.link.llamacpp`, :mod:`linkner.link.openai_chat`).
+entity". Every option has a *key*, the answer that names it, and the option's probability is read from
+the first answer token's log-probabilities (:mod:`linkner.link.llamacpp`, :mod:`linkner.link.openai_chat`),
+so one forward pass (or one generated token) answers.
 
-Letters are *stable*: a label's letter is its position in the full schema (A = first type …, the last
-letter = not an entity) whatever k is, so the whole lettered list with definitions sits in the system
-message, identical for every question, and a backend's prefix cache keeps it evaluated once; the user
-message lists only the letters offered for this span. Demonstrations answer with letters too.
+Two kinds of key (``--option-keys``):
+
+* ``words`` (the default): the key is the type's own option word (``person``, ``location``, ``none`` for
+  not an entity) and its probability is the first-token mass of the tokens that start that word and no
+  other (:func:`key_of_token`). The question ends with ``Type (person, organization, …, none):``. A small
+  LLM maps a letter back to its definition poorly: asked about gold and non-entity dev spans, the 1.5B
+  Qwen gave the right option more probability with words on CoNLL-2003 and WNUT-17, and the question is
+  about 20 tokens shorter, so it is also faster. The ``-letters`` ablation runs measure the difference
+  on the same predictions (``results/studies/ablation.json``).
+* ``letters``: ``A``…; a label's letter is its position in the full schema whatever k is. The runs made
+  before word keys existed used letters, and their prompts are kept byte for byte, so their cached
+  answers and their re-runs stay identical.
+
+Either way the whole keyed list with definitions sits in the system message, identical for every
+question, so a backend's prefix cache keeps it evaluated once; the user message lists only the keys
+offered for this span. Demonstrations answer with keys too.
 """
 
 from __future__ import annotations
@@ -21,19 +34,21 @@ from dataclasses import dataclass
 from linkner.data.types import Entity, Sentence
 from linkner.errors import ConfigError
 from linkner.link.backend import LinkRequest
+from linkner.link.config import OPTION_KEYS
 from linkner.link.decision import LABEL, REJECT
 from linkner.link.fusion import NONE
 from linkner.link.parse import _from_json, parse_answer
 from linkner.link.prompts import NONE_OPTION, Schema, marked_sentence, render_case
 
 KEYS = string.ascii_uppercase + string.ascii_lowercase
+NONE_WORD = "none"  # the word key of "not an entity"
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _LETTER = re.compile(r"^(?:(?:final answer|answer|option|the answer is)\s*[:=\-]?\s*)?\(?([A-Za-z])\)?(?:[.):,]|\s*$)", re.I)
 
 
 @dataclass(frozen=True)
 class Option:
-    key: str  # one letter
+    key: str  # what the answer says: one letter, or the option word
     label: str  # dataset label, or "O" for not an entity
     text: str  # the option word shown to the LLM
 
@@ -48,10 +63,33 @@ def lettered(schema: Schema) -> list[Option]:
     return opts + [Option(KEYS[len(schema.types)], NONE, NONE_OPTION)]
 
 
-def offered(schema: Schema, entity: Entity, k: int | None) -> list[Option]:
+def worded(schema: Schema) -> list[Option]:
+    """Every option of the schema keyed by its own word (types in schema order, then ``none``).
+
+    Two options whose words are equal ignoring case (a types file with ``Person`` and ``person``, or a
+    type whose word is ``none``) could not be told apart by their answer, so that is a config error.
+    """
+    opts = [Option(t.option, t.label, t.option) for t in schema.types] + [Option(NONE_WORD, NONE, NONE_OPTION)]
+    seen: dict[str, str] = {}
+    for o in opts:
+        if o.key.lower() in seen:
+            raise ConfigError(f"--option-keys words: the options {seen[o.key.lower()]!r} and {o.label!r} are both "
+                              f"answered {o.key!r}; rename one in the types file or use --option-keys letters")
+        seen[o.key.lower()] = o.label
+    return opts
+
+
+def keyed(schema: Schema, keys: str = "words") -> list[Option]:
+    """Every option of the schema with its key (``keys``: one of :data:`OPTION_KEYS`)."""
+    if keys not in OPTION_KEYS:
+        raise ConfigError(f"option_keys must be one of {', '.join(OPTION_KEYS)}, not {keys!r}")
+    return worded(schema) if keys == "words" else lettered(schema)
+
+
+def offered(schema: Schema, entity: Entity, k: int | None, keys: str = "words") -> list[Option]:
     """The options for ``entity``: its top-k labels by local probability (all when ``k`` is None; ties in
-    schema order), plus not an entity, in letter order."""
-    opts = lettered(schema)
+    schema order), plus not an entity, in schema order."""
+    opts = keyed(schema, keys)
     labels = opts[:-1]
     if k is not None and k < len(labels):
         probs = entity.extra.get("probs") or {}
@@ -87,10 +125,25 @@ def answer_schema(options: list[Option]) -> dict:
             "required": ["answer"], "additionalProperties": False}
 
 
-def system_message(schema: Schema, fixed_demos: list[str] = ()) -> str:
-    """The shared part of every question: the task, every lettered option with its definition, the format."""
-    opts = lettered(schema)
+def system_message(schema: Schema, fixed_demos: list[str] = (), keys: str = "words") -> str:
+    """The shared part of every question: the task, every keyed option with its definition, the format."""
     defs = {t.label: t.definition() for t in schema.types}
+    if keys == "words":
+        lines = [
+            "You review the output of a named-entity tagger. You get one sentence in which one span is marked with "
+            "[[ and ]]. Decide what type of named entity the marked span is, using the types below. If the span "
+            "is not a complete name of any of these types (an ordinary word, part of a name, or a name with extra "
+            f"words), answer {NONE_WORD}.",
+        ]
+        if schema.source_note:
+            lines.append(schema.source_note)
+        lines += ["", "Types:"] + [f"- {t.option}: {defs[t.label]}" for t in schema.types]
+        lines.append(f"- {NONE_WORD}: the span is not a named entity of the types above.")
+        lines += ["", "Reply with the type name only."]
+        if fixed_demos:
+            lines += ["", "Solved examples:", "", "\n\n".join(fixed_demos)]
+        return "\n".join(lines)
+    opts = lettered(schema)
     lines = [
         "You review the output of a named-entity tagger. You get one sentence in which one span is marked with "
         "[[ and ]]. Decide what type of named entity the marked span is, using the options below. If the span "
@@ -109,27 +162,37 @@ def system_message(schema: Schema, fixed_demos: list[str] = ()) -> str:
     return "\n".join(lines)
 
 
+def _is_words(options: list[Option]) -> bool:
+    return any(len(o.key) > 1 for o in options)  # letter keys are single characters, "none" is not
+
+
 def user_message(sentence: Sentence, entity: Entity, options: list[Option], query_demos: list[str] = ()) -> str:
+    """The question: demonstrations if any, the marked sentence, the offered keys (the answer comes next)."""
     parts = []
     if query_demos:
         parts.append("Solved examples:\n\n" + "\n\n".join(query_demos) + "\n\nNow the case to solve:")
     parts.append(render_case(marked_sentence(sentence, entity), sentence.surface(entity)))
-    parts.append("Offered options: " + "; ".join(f"{o.key}. {o.text}" for o in options))
-    parts.append("Answer (one letter):")
+    if _is_words(options):
+        parts.append("Type (" + ", ".join(o.key for o in options) + "):")
+    else:
+        parts.append("Offered options: " + "; ".join(f"{o.key}. {o.text}" for o in options))
+        parts.append("Answer (one letter):")
     return "\n".join(parts)
 
 
-def render_demos(bank, demos) -> list[str]:
-    """Demonstrations of a :class:`linkner.link.demos.DemoBank`, answered with their letter."""
-    key = {o.text: o.key for o in lettered(bank.schema)}
+def render_demos(bank, demos, keys: str = "words") -> list[str]:
+    """Demonstrations of a :class:`linkner.link.demos.DemoBank`, answered with their key."""
+    key = {o.text: o.key for o in keyed(bank.schema, keys)}
+    lead = "Type" if keys == "words" else "Answer"
     return [f"{render_case(marked_sentence(bank.sentences[d.sentence], d.entity), bank.sentences[d.sentence].surface(d.entity))}"
-            f"\nAnswer: {key[d.option]}" for d in demos]
+            f"\n{lead}: {key[d.option]}" for d in demos]
 
 
 def build_request(schema: Schema, sentence: Sentence, entity: Entity, options: list[Option], fixed_demos: list[str] = (),
                   query_demos: list[str] = ()) -> LinkRequest:
-    """The chat request of one question; ``choices`` are the offered letters whose probabilities we want."""
-    messages = [{"role": "system", "content": system_message(schema, list(fixed_demos))},
+    """The chat request of one question; ``choices`` are the offered keys whose probabilities we want."""
+    keys = "words" if _is_words(options) else "letters"
+    messages = [{"role": "system", "content": system_message(schema, list(fixed_demos), keys)},
                 {"role": "user", "content": user_message(sentence, entity, options, list(query_demos))}]
     req = LinkRequest.of(messages, answer_schema(options))
     return LinkRequest(req.messages, req.answer_schema, tuple(o.key for o in options))
@@ -138,8 +201,9 @@ def build_request(schema: Schema, sentence: Sentence, entity: Entity, options: l
 def parse_choice(raw: str | None, options: list[Option], schema: Schema) -> str | None:
     """The offered option an answer names (its label, ``"O"`` for not an entity), or ``None``.
 
-    Accepted: the letter (``B``, ``(B)``, ``B.``, ``Answer: B``, ``{"answer": "B"}``) or an option word
-    or synonym (``location``); an answer naming an option that was not offered is ``None`` (unparsed).
+    Accepted: the key (a word key in any case; a letter as ``B``, ``(B)``, ``B.``, ``Answer: B``,
+    ``{"answer": "B"}``) or an option word or synonym (``location``); an answer naming an option that was
+    not offered is ``None`` (unparsed).
     """
     if raw is None:
         return None
@@ -150,6 +214,13 @@ def parse_choice(raw: str | None, options: list[Option], schema: Schema) -> str 
     offered_labels = {o.label for o in options}
     if text in by_key:
         return by_key[text]
+    words = {o.key.lower(): o.label for o in options if len(o.key) > 1}
+    low = text.lower().rstrip(".")
+    if low in words:  # "Person", "none."
+        return words[low]
+    starts = [lab for w, lab in words.items() if len(low) >= 2 and w.startswith(low)]
+    if len(starts) == 1:  # a one-token answer (no log-probabilities): "organ" is organization
+        return starts[0]
     m = _LETTER.match(text)
     if m:
         letter = m.group(1)
@@ -177,20 +248,43 @@ def option_probs(record_probs: dict[str, float] | None, options: list[Option]) -
 
 
 
+def key_of_token(token: str | None, keys: tuple[str, ...]) -> str | None:
+    """The key a first answer token stands for, or ``None``.
+
+    A letter key needs the letter itself (``"B"``, ``" B"``, ``"B."``). A word key is usually split into
+    several tokens, and only the first is scored, so a token stands for a word key when it is the start
+    of that word and of no other key (``" organ"`` → ``organization``, any case); a token that starts two
+    keys says nothing about which one and is not counted.
+    """
+    t = (token or "").strip().rstrip(".):")
+    if not t:
+        return None
+    if t in keys:
+        return t
+    low = t.lower()
+    words = [k for k in keys if len(k) > 1]
+    whole = [k for k in words if k.lower() == low]  # the whole word, in any case ("Apple" with apple and applet)
+    if whole:
+        return whole[0]
+    hits = [k for k in words if k.lower().startswith(low)]
+    return hits[0] if len(hits) == 1 else None
+
+
 def choice_probs(candidates: list[tuple[str, float]], keys: tuple[str, ...]) -> tuple[dict[str, float] | None, float]:
     """Option probabilities from first-token ``(token text, logprob)`` candidates (``top_logprobs``).
 
-    Variants of a key (``"B"``, ``" B"``, ``"B."``) are summed; the result is renormalised over the keys.
-    Also returns the probability mass the keys had among the candidates (how sure the model was to answer
-    with a letter at all). ``None`` when no key is among the candidates.
+    Tokens standing for the same key (``"B"``, ``" B"``, ``"B."``; ``"person"``, ``" Person"``,
+    ``" pers"``: :func:`key_of_token`) are summed; the result is renormalised over the keys. Also returns
+    the probability mass the keys had among the candidates (how sure the model was to answer with a key
+    at all). ``None`` when no key is among the candidates.
     """
     import math
 
     mass = {k: 0.0 for k in keys}
     for token, logprob in candidates:
-        t = (token or "").strip().rstrip(".):")
-        if t in mass and logprob is not None:
-            mass[t] += math.exp(float(logprob))
+        k = key_of_token(token, keys)
+        if k is not None and logprob is not None:
+            mass[k] += math.exp(float(logprob))
     total = sum(mass.values())
     if total <= 0:
         return None, 0.0
@@ -236,24 +330,28 @@ class MultipleChoice:
     logger, and recorded in :meth:`report`.
     """
 
-    def __init__(self, schema: Schema, k: int | None, fixed_w: float | None, bank=None):
+    def __init__(self, schema: Schema, k: int | None, fixed_w: float | None, bank=None, keys: str = "words"):
         from linkner.link.fusion import Fusion
 
-        lettered(schema)  # too many labels for one-letter keys fails here, before any call
-        self.schema, self.k, self.bank = schema, k, bank
+        keyed(schema, keys)  # too many labels for letters, or two options answered alike, fails here, before any call
+        self.schema, self.k, self.bank, self.keys = schema, k, bank, keys
         self.fusion = Fusion(fixed_w)
-        self.fixed = render_demos(bank, bank.fixed) if bank is not None and not bank.retrieve else []
+        self.fixed = render_demos(bank, bank.fixed, keys) if bank is not None and not bank.retrieve else []
         self.note: str | None = None
 
+    def options(self, entity: Entity) -> list[Option]:
+        return offered(self.schema, entity, self.k, self.keys)
+
     def request(self, sentence: Sentence, entity: Entity) -> LinkRequest:
-        query = render_demos(self.bank, self.bank.for_query(sentence)) if self.bank is not None and self.bank.retrieve else []
-        return build_request(self.schema, sentence, entity, offered(self.schema, entity, self.k), self.fixed, query)
+        query = (render_demos(self.bank, self.bank.for_query(sentence), self.keys)
+                 if self.bank is not None and self.bank.retrieve else [])
+        return build_request(self.schema, sentence, entity, self.options(entity), self.fixed, query)
 
     def choice(self, entity: Entity, answer):
         """The :class:`~linkner.link.fusion.Choice` of one answered entity (``answer``: a LinkAnswer)."""
         from linkner.link.fusion import Choice
 
-        opts = offered(self.schema, entity, self.k)
+        opts = self.options(entity)
         return Choice(local_distribution(entity, opts), option_probs(answer.option_probs, opts),
                       parse_choice(answer.raw, opts, self.schema), entity.label)
 
@@ -281,4 +379,4 @@ class MultipleChoice:
         return [fuse(d.detail, self.fusion.w, self.fusion.r) if d.detail is not None else d for d in decisions]
 
     def report(self) -> dict:
-        return {"options_k": self.k, **self.fusion.report(), "fallback": self.note}
+        return {"options_k": self.k, "option_keys": self.keys, **self.fusion.report(), "fallback": self.note}

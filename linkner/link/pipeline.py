@@ -93,7 +93,8 @@ class Linker:
         self.cfg, self.schema, self.backend, self.cache, self.bank = cfg, schema, backend, cache, bank
         self.fixed = bank.render(bank.fixed) if bank and not bank.retrieve else []
         # fuse: multiple-choice questions whose option probabilities are pooled with the local ones
-        self.choice = MultipleChoice(schema, cfg.options_k, cfg.fusion_weight, bank) if cfg.decision == "fuse" else None
+        self.choice = (MultipleChoice(schema, cfg.options_k, cfg.fusion_weight, bank, cfg.option_keys)
+                       if cfg.decision == "fuse" else None)
         self.stats = CallStats()
         self.ready = False
 

@@ -149,6 +149,8 @@ def link_record(path: Path, root: Path) -> dict | None:
         "uncertainty": m.get("uncertainty") or cfg.get("uncertainty"),
         # how the LLM's answer is used: runs made before fusion existed replaced the local label
         "decision": cfg.get("decision") or "replace", "candidates": cfg.get("candidates") or "none",
+        # fused runs made before word keys recorded no option_keys: they asked with letters
+        "option_keys": (cfg.get("option_keys") or "letters") if cfg.get("decision") == "fuse" else None,
         # whether candidate questions were asked on test (the dev gate turns them off without bootstrap support)
         "candidates_used": bool(((m.get("candidates") or {}).get("asked") or {}) and
                                 any(((m.get("candidates") or {}).get("asked") or {}).values())),

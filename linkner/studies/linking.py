@@ -97,13 +97,14 @@ def linking(root: str | Path) -> dict:
     return {"rows": rows, "missing": _not_run(rows)}
 
 
-ABLATIONS = ("", "nocand", "replace")  # run variants: today's default, without candidates, the paper's rule
+ABLATIONS = ("", "letters", "nocand", "replace")  # run variants: today's default, letter keys, no candidates, the paper's rule
 VARIANT_NAMES = ("default", *ABLATIONS[1:])  # as the ablation rows name them
 
 
 def ablation(root: str | Path) -> dict:
     """Per system and test set with at least one ablation run: today's default (fuse + candidates) beside the
-    same system without honest candidates (``-nocand``) and with the paper's rule (``-replace``), each
+    same system asking with letter keys (``-letters``), without honest candidates (``-nocand``) and with the
+    paper's rule (``-replace``), each
     with ΔF1 over the local model, its 95 % paired-bootstrap interval and the entities fixed/broken.
 
     Every run of a group links the same local predictions of the same test set, so their ΔF1 share one
@@ -119,12 +120,13 @@ def ablation(root: str | Path) -> dict:
             continue
         for r in sorted(rs, key=lambda r: ABLATIONS.index(r["variant"])):
             rows.append({"system": system, "evalset": evalset, "llm": llm, "variant": r["variant"] or "default",
-                         **{k: r[k] for k in ("key", "model", "tag", "decision", "candidates", "candidates_used", "tau",
+                         **{k: r[k] for k in ("key", "model", "tag", "decision", "option_keys", "candidates",
+                                              "candidates_used", "tau",
                                               "route_none", "routed", "local_f1", "linkner_f1", "delta_f1",
                                               "delta_f1_ci95", "fixed", "broken", "fp_removed", "fp_added")},
                          "tune_max_calls": (r["tuning"] or {}).get("dev_cap")})
     rows.sort(key=lambda x: (eval_rank(x["evalset"]), x["system"], x["llm"], VARIANT_NAMES.index(x["variant"])))
-    return {"rows": rows, "missing": [] if rows else ["no ablation run (-nocand, -replace) found"]}
+    return {"rows": rows, "missing": [] if rows else ["no ablation run (-letters, -nocand, -replace) found"]}
 
 
 def in_context(root: str | Path) -> dict:

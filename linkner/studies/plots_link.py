@@ -164,7 +164,7 @@ def ablation(numbers: dict) -> tuple[plt.Figure, dict]:
             seen.setdefault(lab, h)
         ax.legend(seen.values(), seen.keys(), fontsize=7, loc="best")
     ax.set_ylabel("ΔF1, LinkNER − local (F1 points)")
-    ax.set_title("Ablation, honest protocol: fuse + candidates (default), without candidates, the paper's replace")
+    ax.set_title("Ablation, honest protocol: default (fuse + candidates), letter keys, without candidates, the paper's replace")
     fig.tight_layout()
     return fig, plotted
 

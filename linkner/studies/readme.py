@@ -74,7 +74,8 @@ def render(root: str | Path = "results") -> str:
     if runs:
         out += ["**Linking** (`results/link/*/*/metrics.json`; zero-shot, τ tuned on dev; budget = the most the test run may "
                 "route; dev calls = LLM calls spent tuning τ; decision = replace (the LLM's answer replaces the local label, the "
-                "paper's rule) or fuse (its option probabilities pooled with the local ones, weight fitted on dev); honest = nothing gold reaches routing, prompts or merging; "
+                "paper's rule) or fuse (its option probabilities pooled with the local ones, weight fitted on dev; options answered "
+                "by the type's word, or by letters in runs made before word keys); honest = nothing gold reaches routing, prompts or merging; "
                 "paper = the original evaluation's counts in both F1 columns (gold spans the model predicted O are sent "
                 "too and rejections count as predictions; `linkner/link/merge.py`); 95 % CI = paired bootstrap over test "
                 "sentences (1,000 seeded resamples) of ΔF1 between the local and the linked output, both scored honestly "
@@ -91,7 +92,7 @@ def render(root: str | Path = "results") -> str:
                 paper = f" (output scored honestly: {_pct(r['linkner_f1'])})"
             budget = (f"{100 * r['max_routed']:g} %" if r["max_routed"] is not None
                       else f"{r['max_calls']} calls" if r["max_calls"] is not None else "none")
-            decision = r["decision"]
+            decision = _decision(r)
             if r["decision"] == "fuse" and r["protocol"] == "honest" and r["candidates"] != "none":
                 decision += f" + {r['candidates']} candidates" + ("" if r["candidates_used"] else " (off: no dev support)")
             rows.append([r["evalset"], model_label(r["model"], r.get("tag", "")), r["uncertainty"] or "–", r["protocol"], r["llm"],
@@ -113,6 +114,11 @@ def render(root: str | Path = "results") -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+def _decision(r: dict) -> str:
+    """``fuse (words)`` / ``fuse (letters)`` / ``replace``: how the LLM's answer was used and asked for."""
+    return f"fuse ({r['option_keys']})" if r["decision"] == "fuse" and r.get("option_keys") else r["decision"]
+
+
 def _ablation(root: Path) -> list[str]:
     """Today's default beside its ablations, per system and test set (``linking.ablation``)."""
     rows = ablation(root)["rows"]
@@ -120,13 +126,14 @@ def _ablation(root: Path) -> list[str]:
         return []
     out = ["**Ablation** (`results/studies/ablation.json`; honest protocol, one system and test set per group, so every "
            "row links the same local predictions: default = fuse + honest candidates (used only where dev supports "
-           "them), nocand = fuse without candidates, replace = the paper's rule; ΔF1 and its 95 % paired-bootstrap CI "
+           "them), letters = the options answered by letters instead of the type's word, nocand = fuse without "
+           "candidates, replace = the paper's rule; ΔF1 and its 95 % paired-bootstrap CI "
            "in F1 points; fixed / broken = gold entities the linked output gets right that the local one did not, and the "
            "reverse; one seed)", ""]
     body = []
     for r in rows:
         cand = r["candidates"] if r["candidates"] == "none" else r["candidates"] + ("" if r["candidates_used"] else " (off: no dev support)")
-        body.append([r["evalset"], model_label(r["model"], r["tag"]), r["variant"], r["decision"], cand,
+        body.append([r["evalset"], model_label(r["model"], r["tag"]), r["variant"], _decision(r), cand,
                      str(r["tune_max_calls"] if r["tune_max_calls"] is not None else "all"), str(r["routed"]),
                      _pct(r["delta_f1"]), _ci(r["delta_f1_ci95"]),
                      "–" if r["fixed"] is None else f"{r['fixed']} / {r['broken']}",

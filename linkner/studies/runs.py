@@ -125,8 +125,9 @@ def smoke_runs(sizes: Sizes) -> tuple[list[SystemRun], list[LinkRun], list[LinkR
     main = [LinkRun(t, m, ev, p, max_calls=sizes.max_calls, max_routed=sizes.max_routed,
                     tune_max_calls=sizes.tune_max_calls, **common)
             for m, ev, p in [("ener", t, "honest"), ("ener", t, "paper"), *shifted, ("spanner", t, "honest")]]
-    # the ablation (notebook 05): the first honest run without candidates and with the paper's rule
-    main += [replace(main[0], variant="-nocand", candidates="none"), replace(main[0], variant="-replace", decision="replace")]
+    # the ablation (notebook 05): the first honest run with letter keys, without candidates, with the paper's rule
+    main += [replace(main[0], variant="-letters", option_keys="letters"), replace(main[0], variant="-nocand", candidates="none"),
+             replace(main[0], variant="-replace", decision="replace")]
     sweep = [LinkRun(t, "ener", t, variant="-icl0", threshold="0", max_calls=sizes.icl_max_calls, **common)]
     sweep += [LinkRun(t, "ener", t, variant=f"-icl{k}-{'retrieved' if r else 'random'}", threshold="0", shots=k, retrieve=r,
                       max_calls=sizes.icl_max_calls, demo_sentences=sizes.demo_sentences,

@@ -86,6 +86,7 @@ def linking_table(numbers: dict) -> pd.DataFrame:
 def ablation_table(numbers: dict) -> pd.DataFrame:
     """Per system and test set: the default against its ablations (ΔF1 in F1 points with its 95 % CI)."""
     rows = [{"evalset": r["evalset"], "system": _model(r["system"]), "variant": r["variant"], "decision": r["decision"],
+             "keys": r.get("option_keys") or "–",
              "candidates": r["candidates"] + ("" if r["candidates"] == "none" or r["candidates_used"] else " (off on dev)"),
              "dev calls": r["tune_max_calls"], "routed": r["routed"], "ΔF1": None if r["delta_f1"] is None else 100 * r["delta_f1"],
              "ΔF1 95 % CI": "–" if not r["delta_f1_ci95"] else [round(100 * x, 2) for x in r["delta_f1_ci95"]],
