@@ -181,7 +181,7 @@ def test_two_options_answered_alike_are_a_config_error():
     from linkner.link.prompts import Schema, TypeInfo
 
     twins = Schema("x", "", (TypeInfo("A", "thing", "a."), TypeInfo("B", "Thing", "b.")))
-    with pytest.raises(ConfigError, match="both answered"):
+    with pytest.raises(ConfigError, match="begin with the same word"):
         keyed(twins)
     assert [o.key for o in keyed(twins, "letters")] == ["A", "B", "C"]  # letters tell them apart
     with pytest.raises(ConfigError, match="option_keys must be one of"):
@@ -200,7 +200,8 @@ def test_letter_answers_map_to_offered_options_or_are_unparsed(raw, expected):
 @pytest.mark.parametrize("raw,expected", [
     ("location", "LOC"), (" Location.", "LOC"), ("miscellaneous", "MISC"), ("none", "O"), ("None", "O"),
     ("not an entity", "O"), ('{"answer": "location"}', "LOC"), ("mis", "MISC"), ("loc", "LOC"),  # one-token answers
-    ("person", None), ("C", None), ("l", None), ("I cannot tell", None), ("", None),
+    ("l", "LOC"),  # the one token a server without logprobs sent: it starts location only
+    ("person", None), ("C", None), ("I cannot tell", None), ("", None),
 ])
 def test_word_answers_map_to_offered_options_or_are_unparsed(raw, expected):
     assert parse_choice(raw, offered(CONLL, ENTITY, 2), CONLL) == expected
@@ -353,4 +354,34 @@ def test_in_process_word_tokens_follow_the_server_rule_and_an_unscorable_option_
     b._pieces = ["ap", " apple", "Apple", "apr", " the", "n", "None", "", "<|im_end|>"]
     assert b._word_tokens(("apple", "apricot", "none")) == [[1, 2], [3], [5, 6]]
     with pytest.raises(LLMError, match="'applet' alone"):
-        b._word_tokens(("apple", "applet", "none"))  # " apple" is apple; "ap", "Apple" start both
+        b._word_tokens(("apple", "applet", "none"))  # " apple" and "Apple" are apple whole; "ap" starts both
+
+
+def test_word_keys_are_matched_against_the_whole_schema_so_an_unoffered_option_takes_its_own_tokens():
+    two = build_request(CONLL, SENT, ENTITY, offered(CONLL, ENTITY, 2))
+    assert two.choices == ("location", "miscellaneous", "none")
+    assert two.keys == ("person", "organization", "location", "miscellaneous", "none")
+    p, mass = choice_probs([(" Person", -0.1), (" pers", -2.0), (" Loc", -1.0), ("none", -2.0)], two.choices, two.keys)
+    import math
+
+    lo, no = math.exp(-1.0), math.exp(-2.0)  # the person tokens count for no offered option
+    assert p == pytest.approx({"location": lo / (lo + no), "miscellaneous": 0.0, "none": no / (lo + no)})
+    assert mass == pytest.approx(lo + no)
+    assert parse_choice("pers", offered(CONLL, ENTITY, 2), CONLL) is None  # starts person, which was not offered
+
+
+@pytest.mark.parametrize("labels", [["political_party", "political_movement"], ["new", "new_york"], ["none", "PER"]])
+def test_word_keys_that_no_first_token_can_separate_are_a_config_error_before_any_call(labels):
+    from linkner.errors import ConfigError
+    from linkner.link.prompts import generic_schema
+
+    with pytest.raises(ConfigError, match="begin with the same word"):
+        keyed(generic_schema(labels))
+    assert len(keyed(generic_schema(labels), "letters")) == len(labels) + 1
+
+
+def test_every_built_in_schema_has_separable_word_keys_and_a_key_may_extend_another_word():
+    from linkner.link.prompts import generic_schema
+
+    assert all(len(keyed(s)) == len(s.types) + 1 for s in SCHEMAS.values())
+    assert [o.key for o in keyed(generic_schema(["product", "production"]))] == ["product", "production", "none"]

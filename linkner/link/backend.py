@@ -68,9 +68,17 @@ class LinkRequest:
 
     messages: tuple[tuple[str, str], ...]  # (role, content) pairs; hashable
     answer_schema: str  # JSON text of the answer schema (enum of options)
-    # multiple choice (fusion): the option keys (letters) whose first-token probabilities are wanted;
+    # multiple choice (fusion): the offered option keys whose first-token probabilities are wanted;
     # empty for a free answer. A backend that cannot score them answers in text (parsed as a fallback).
     choices: tuple[str, ...] = ()
+    # every key of the schema, offered or not: a token is credited to a key only if it starts no other
+    # key of the schema (a token of an option that was not offered must not count for one that was)
+    key_space: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The keys tokens are matched against (:attr:`key_space`, or the choices when none is given)."""
+        return self.key_space or self.choices
 
     @classmethod
     def of(cls, messages: list[dict], answer_schema: dict) -> LinkRequest:

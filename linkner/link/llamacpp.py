@@ -160,12 +160,15 @@ class LlamaCppBackend:
         except UnicodeDecodeError:
             return ""
 
-    def _choice_tokens(self, keys: tuple[str, ...]) -> list[list[int]]:
-        """Each key's token ids: letters as before word keys existed (their runs stay reproducible), words
-        by :meth:`_word_tokens`."""
-        if all(len(k) == 1 for k in keys):
-            return [self._letter_tokens(k) for k in keys]
-        return self._word_tokens(keys)
+    def _choice_tokens(self, request: LinkRequest) -> list[list[int]]:
+        """Each offered key's token ids: letters as before word keys existed (their runs stay reproducible);
+        words by :meth:`_word_tokens` over every key of the schema (``request.keys``), so a token of an
+        option that was not offered is not credited to one that was."""
+        if all(len(k) == 1 for k in request.choices):
+            return [self._letter_tokens(k) for k in request.choices]
+        space = request.keys
+        ids = dict(zip(space, self._word_tokens(space)))
+        return [ids[k] for k in request.choices]
 
     def _score(self, request: LinkRequest) -> Completion:
         import numpy as np
@@ -175,7 +178,7 @@ class LlamaCppBackend:
             tokens = self._prompt_tokens(request.chat())
             if len(tokens) >= llm.n_ctx():
                 raise LLMError(f"llama.cpp: the prompt has {len(tokens)} tokens, more than n_ctx={llm.n_ctx()} (raise --n-ctx?)")
-            ids = self._choice_tokens(request.choices)
+            ids = self._choice_tokens(request)
             t0 = time.perf_counter()
             keep = 0
             for a, b in zip(llm._input_ids.tolist(), tokens):

@@ -124,7 +124,7 @@ class OllamaBackend:
             raise MalformedResponse(f"{self.host}/api/chat answered without a message text")
         completion = Completion(resp.message.content, time.perf_counter() - t0, resp.prompt_eval_count, resp.eval_count)
         if request.choices:
-            completion.option_probs, mass = choice_probs(first_token_logprobs(resp), request.choices)
+            completion.option_probs, mass = choice_probs(first_token_logprobs(resp), request.choices, request.keys)
             completion.extra["choice_mass"] = round(mass, 6)
         return completion
 

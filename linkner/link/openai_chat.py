@@ -152,7 +152,7 @@ class OpenAIBackend:
                 from linkner.link.options import choice_probs, first_token_candidates
 
                 completion.option_probs, mass = choice_probs(first_token_candidates(raw.http_response.content),
-                                                             request.choices)
+                                                             request.choices, request.keys)
                 completion.extra["choice_mass"] = round(mass, 6)
             return completion
 

@@ -57,8 +57,8 @@ def lettered(schema: Schema) -> list[Option]:
     """Every option of the schema with its stable letter (types in schema order, then not an entity)."""
     n = len(schema.types) + 1
     if n > len(KEYS):
-        raise ConfigError(f"--decision fuse asks with one letter per option, so at most {len(KEYS) - 1} labels; "
-                          f"this schema has {n - 1} (use --decision replace)")
+        raise ConfigError(f"--option-keys letters asks with one letter per option, so at most {len(KEYS) - 1} "
+                          f"labels; this schema has {n - 1} (use --option-keys words or --decision replace)")
     opts = [Option(KEYS[i], t.label, t.option) for i, t in enumerate(schema.types)]
     return opts + [Option(KEYS[len(schema.types)], NONE, NONE_OPTION)]
 
@@ -66,16 +66,23 @@ def lettered(schema: Schema) -> list[Option]:
 def worded(schema: Schema) -> list[Option]:
     """Every option of the schema keyed by its own word (types in schema order, then ``none``).
 
-    Two options whose words are equal ignoring case (a types file with ``Person`` and ``person``, or a
-    type whose word is ``none``) could not be told apart by their answer, so that is a config error.
+    Two options whose answers begin with the same word (``Person``/``person``, ``new``/``new york``,
+    ``political party``/``political movement``, a type called ``none``) cannot be told apart by a first
+    token, so that is a config error, raised before any model is loaded. A word that merely extends
+    another (``product``/``production``) is allowed: the whole word ``product`` counts for product, and
+    whether some token starts ``production`` alone depends on the tokenizer, which the in-process backend
+    checks when the model is loaded (:meth:`linkner.link.llamacpp.LlamaCppBackend._word_tokens`).
     """
     opts = [Option(t.option, t.label, t.option) for t in schema.types] + [Option(NONE_WORD, NONE, NONE_OPTION)]
-    seen: dict[str, str] = {}
-    for o in opts:
-        if o.key.lower() in seen:
-            raise ConfigError(f"--option-keys words: the options {seen[o.key.lower()]!r} and {o.label!r} are both "
-                              f"answered {o.key!r}; rename one in the types file or use --option-keys letters")
-        seen[o.key.lower()] = o.label
+    for i, a in enumerate(opts):
+        for b in opts[i + 1:]:
+            x, y = sorted((a.key.lower(), b.key.lower()), key=len)
+            if x == y or (y.startswith(x) and not y[len(x)].isalpha()) or x.split()[0] == y.split()[0]:
+                # equal; or one is the other plus more words ("new" / "new york"); or they share a first
+                # word ("political party" / "political movement"): no first token separates them
+                raise ConfigError(f"--option-keys words: the options {a.label!r} ({a.key!r}) and {b.label!r} "
+                                  f"({b.key!r}) begin with the same word, so their first tokens cannot tell them "
+                                  "apart; use --option-keys letters (or rename one in a --types file)")
     return opts
 
 
@@ -195,7 +202,8 @@ def build_request(schema: Schema, sentence: Sentence, entity: Entity, options: l
     messages = [{"role": "system", "content": system_message(schema, list(fixed_demos), keys)},
                 {"role": "user", "content": user_message(sentence, entity, options, list(query_demos))}]
     req = LinkRequest.of(messages, answer_schema(options))
-    return LinkRequest(req.messages, req.answer_schema, tuple(o.key for o in options))
+    return LinkRequest(req.messages, req.answer_schema, tuple(o.key for o in options),
+                       tuple(o.key for o in keyed(schema, keys)))
 
 
 def parse_choice(raw: str | None, options: list[Option], schema: Schema) -> str | None:
@@ -214,13 +222,11 @@ def parse_choice(raw: str | None, options: list[Option], schema: Schema) -> str 
     offered_labels = {o.label for o in options}
     if text in by_key:
         return by_key[text]
-    words = {o.key.lower(): o.label for o in options if len(o.key) > 1}
-    low = text.lower().rstrip(".")
-    if low in words:  # "Person", "none."
-        return words[low]
-    starts = [lab for w, lab in words.items() if len(low) >= 2 and w.startswith(low)]
-    if len(starts) == 1:  # a one-token answer (no log-probabilities): "organ" is organization
-        return starts[0]
+    if _is_words(options):
+        k = key_of_token(text, tuple(o.key for o in worded(schema)))  # "Person", "none.", "organ"
+        if k is not None:
+            label = next((o.label for o in worded(schema) if o.key == k), None)
+            return label if label in offered_labels else None  # a name that was not offered: unparsed
     m = _LETTER.match(text)
     if m:
         letter = m.group(1)
@@ -239,7 +245,7 @@ def parse_choice(raw: str | None, options: list[Option], schema: Schema) -> str 
 
 
 def option_probs(record_probs: dict[str, float] | None, options: list[Option]) -> dict[str, float] | None:
-    """Letter probabilities from a backend, as label probabilities over the offered options (or ``None``)."""
+    """Key probabilities from a backend, as label probabilities over the offered options (or ``None``)."""
     if not record_probs:
         return None
     p = {o.label: float(record_probs.get(o.key, 0.0)) for o in options}
@@ -257,10 +263,11 @@ def key_of_token(token: str | None, keys: tuple[str, ...]) -> str | None:
     keys says nothing about which one and is not counted.
     """
     t = (token or "").strip().rstrip(".):")
+    if t in keys:  # a letter (only exactly), or a whole word as written
+        return t
+    t = t.rstrip(",").lstrip("\"'(")  # a word key may come quoted or followed by a comma
     if not t:
         return None
-    if t in keys:
-        return t
     low = t.lower()
     words = [k for k in keys if len(k) > 1]
     whole = [k for k in words if k.lower() == low]  # the whole word, in any case ("Apple" with apple and applet)
@@ -270,11 +277,13 @@ def key_of_token(token: str | None, keys: tuple[str, ...]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
-def choice_probs(candidates: list[tuple[str, float]], keys: tuple[str, ...]) -> tuple[dict[str, float] | None, float]:
+def choice_probs(candidates: list[tuple[str, float]], keys: tuple[str, ...],
+                 space: tuple[str, ...] = ()) -> tuple[dict[str, float] | None, float]:
     """Option probabilities from first-token ``(token text, logprob)`` candidates (``top_logprobs``).
 
     Tokens standing for the same key (``"B"``, ``" B"``, ``"B."``; ``"person"``, ``" Person"``,
-    ``" pers"``: :func:`key_of_token`) are summed; the result is renormalised over the keys. Also returns
+    ``" pers"``: :func:`key_of_token`, against ``space``, every key of the schema) are summed; the result
+    is renormalised over the offered ``keys``. Also returns
     the probability mass the keys had among the candidates (how sure the model was to answer with a key
     at all). ``None`` when no key is among the candidates.
     """
@@ -282,8 +291,8 @@ def choice_probs(candidates: list[tuple[str, float]], keys: tuple[str, ...]) -> 
 
     mass = {k: 0.0 for k in keys}
     for token, logprob in candidates:
-        k = key_of_token(token, keys)
-        if k is not None and logprob is not None:
+        k = key_of_token(token, space or keys)  # matched against every key, so an unoffered one takes its own
+        if k in mass and logprob is not None:
             mass[k] += math.exp(float(logprob))
     total = sum(mass.values())
     if total <= 0:
