@@ -120,7 +120,7 @@ def _report(m: dict, out: Path) -> None:
     if dec.get("mode") == "fuse":
         console.print(f"decision: fuse, w = {dec['w']} ({dec['w_from']}), option probabilities from "
                       f"{dec['probability_source'] or 'no answer'}, options: top {dec['options_k'] or 'all'} + not an "
-                      f"entity, answered by {dec.get('option_keys', 'letters')}")
+                      f"entity, answered by {dec['option_keys']}")
     c = m.get("candidates") or {}
     if c.get("near_miss_q") is not None or c.get("boundary"):
         kinds = [f"near-misses at q = {c['near_miss_q']}"] * (c["near_miss_q"] is not None) + ["boundary variants"] * c["boundary"]

@@ -27,6 +27,7 @@ offered for this span. Demonstrations answer with keys too.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from dataclasses import dataclass
@@ -87,10 +88,17 @@ def worded(schema: Schema) -> list[Option]:
 
 
 def keyed(schema: Schema, keys: str = "words") -> list[Option]:
-    """Every option of the schema with its key (``keys``: one of :data:`OPTION_KEYS`)."""
+    """Every option of the schema with its key (``keys``: one of :data:`OPTION_KEYS`).
+
+    Built and checked once per schema and key kind: every question and every answer asks for them."""
     if keys not in OPTION_KEYS:
         raise ConfigError(f"option_keys must be one of {', '.join(OPTION_KEYS)}, not {keys!r}")
-    return worded(schema) if keys == "words" else lettered(schema)
+    return list(_keyed(schema, keys))
+
+
+@functools.lru_cache(maxsize=64)
+def _keyed(schema: Schema, keys: str) -> tuple[Option, ...]:
+    return tuple(worded(schema) if keys == "words" else lettered(schema))
 
 
 def offered(schema: Schema, entity: Entity, k: int | None, keys: str = "words") -> list[Option]:
@@ -133,37 +141,31 @@ def answer_schema(options: list[Option]) -> dict:
 
 
 def system_message(schema: Schema, fixed_demos: list[str] = (), keys: str = "words") -> str:
-    """The shared part of every question: the task, every keyed option with its definition, the format."""
-    defs = {t.label: t.definition() for t in schema.types}
-    if keys == "words":
-        lines = [
-            "You review the output of a named-entity tagger. You get one sentence in which one span is marked with "
-            "[[ and ]]. Decide what type of named entity the marked span is, using the types below. If the span "
-            "is not a complete name of any of these types (an ordinary word, part of a name, or a name with extra "
-            f"words), answer {NONE_WORD}.",
-        ]
-        if schema.source_note:
-            lines.append(schema.source_note)
-        lines += ["", "Types:"] + [f"- {t.option}: {defs[t.label]}" for t in schema.types]
-        lines.append(f"- {NONE_WORD}: the span is not a named entity of the types above.")
-        lines += ["", "Reply with the type name only."]
-        if fixed_demos:
-            lines += ["", "Solved examples:", "", "\n\n".join(fixed_demos)]
-        return "\n".join(lines)
-    opts = lettered(schema)
+    """The shared part of every question: the task, every keyed option with its definition, the format.
+
+    The two key kinds differ only in how options are listed and answered (the letter wording is that of
+    the committed letter runs, character for character)."""
+    words = keys == "words"
+    noun, verdict = ("types", f"answer {NONE_WORD}.") if words else ("options", f'choose "{NONE_OPTION}".')
     lines = [
         "You review the output of a named-entity tagger. You get one sentence in which one span is marked with "
-        "[[ and ]]. Decide what type of named entity the marked span is, using the options below. If the span "
+        f"[[ and ]]. Decide what type of named entity the marked span is, using the {noun} below. If the span "
         "is not a complete name of any of these types (an ordinary word, part of a name, or a name with extra "
-        "words), choose \"" + NONE_OPTION + "\".",
+        f"words), {verdict}",
     ]
     if schema.source_note:
         lines.append(schema.source_note)
-    lines += ["", "Options:"]
-    lines += [f"{o.key}. {o.text}: {defs[o.label]}" for o in opts[:-1]]
-    lines.append(f"{opts[-1].key}. {NONE_OPTION}: the span is not a named entity of the types above.")
-    lines += ["", "Only some options may be offered for a span. Reply with the letter of one offered option, "
-              "nothing else."]
+    defs = {t.label: t.definition() for t in schema.types}
+    opts = keyed(schema, keys)
+    if words:
+        lines += ["", "Types:"] + [f"- {o.key}: {defs[o.label]}" for o in opts[:-1]]
+        lines += [f"- {NONE_WORD}: the span is not a named entity of the types above.", "",
+                  "Reply with the type name only."]
+    else:
+        lines += ["", "Options:"] + [f"{o.key}. {o.text}: {defs[o.label]}" for o in opts[:-1]]
+        lines += [f"{opts[-1].key}. {NONE_OPTION}: the span is not a named entity of the types above.", "",
+                  "Only some options may be offered for a span. Reply with the letter of one offered option, "
+                  "nothing else."]
     if fixed_demos:
         lines += ["", "Solved examples:", "", "\n\n".join(fixed_demos)]
     return "\n".join(lines)
@@ -223,10 +225,10 @@ def parse_choice(raw: str | None, options: list[Option], schema: Schema) -> str 
     if text in by_key:
         return by_key[text]
     if _is_words(options):
-        k = key_of_token(text, tuple(o.key for o in worded(schema)))  # "Person", "none.", "organ"
+        space = {o.key: o.label for o in keyed(schema)}
+        k = key_of_token(text, tuple(space))  # "Person", "none.", "organ"
         if k is not None:
-            label = next((o.label for o in worded(schema) if o.key == k), None)
-            return label if label in offered_labels else None  # a name that was not offered: unparsed
+            return space[k] if space[k] in offered_labels else None  # a name that was not offered: unparsed
     m = _LETTER.match(text)
     if m:
         letter = m.group(1)

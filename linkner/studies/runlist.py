@@ -151,6 +151,8 @@ SYSTEMS: list[SystemRun] = [
 _CONLL_SETS = EVALSETS["conll03"]
 _REPLACE = dict(decision="replace", candidates="none", tune_max_calls=None)
 _LETTERS = dict(option_keys="letters")  # fused runs made before word keys: their prompts, byte for byte
+_LETTER_ABLATION = dict(variant="-letters", note="ablation: options answered by letters (the default before word keys)",
+                        **_LETTERS)
 
 LINKS: list[LinkRun] = [
     # CoNLL-2003, both systems, both protocols: the paper's rule (replace), before fusion existed
@@ -180,8 +182,7 @@ LINKS: list[LinkRun] = [
     # WNUT-17 E-NER (trained to convergence), today's default: fuse with word keys, candidates dev-gated, 200 dev
     # calls; its ablations (letter keys, no candidates, the paper's rule)
     LinkRun("wnut17", "ener", "wnut17", "honest"),
-    LinkRun("wnut17", "ener", "wnut17", "honest", "-letters", option_keys="letters",
-            note="ablation: options answered by letters (the default before word keys)"),
+    LinkRun("wnut17", "ener", "wnut17", "honest", **_LETTER_ABLATION),
     LinkRun("wnut17", "ener", "wnut17", "paper", tune_max_calls=100),
     LinkRun("wnut17", "ener", "wnut17", "honest", "-nocand", candidates="none", tune_max_calls=100,
             note="ablation: no honest candidates"),
@@ -189,8 +190,7 @@ LINKS: list[LinkRun] = [
             note="ablation: the paper's rule (the LLM's answer replaces the local label)"),
     # WNUT-17 SpanNER (retrained with E-NER's epoch budget), today's default and the letter-key ablation
     *[LinkRun("wnut17", "spanner", "wnut17", p) for p in ("honest", "paper")],
-    LinkRun("wnut17", "spanner", "wnut17", "honest", "-letters", option_keys="letters",
-            note="ablation: options answered by letters (the default before word keys)"),
+    LinkRun("wnut17", "spanner", "wnut17", "honest", **_LETTER_ABLATION),
 ]
 
 COMMANDS: list[Command] = [
