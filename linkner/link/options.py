@@ -12,10 +12,9 @@ Two kinds of key (``--option-keys``):
 * ``words`` (the default): the key is the type's own option word (``person``, ``location``, ``none`` for
   not an entity) and its probability is the first-token mass of the tokens that start that word and no
   other (:func:`key_of_token`). The question ends with ``Type (person, organization, …, none):``. A small
-  LLM maps a letter back to its definition poorly: asked about gold and non-entity dev spans, the 1.5B
-  Qwen gave the right option more probability with words on CoNLL-2003 and WNUT-17, and the question is
-  about 20 tokens shorter, so it is also faster. The ``-letters`` ablation runs measure the difference
-  on the same predictions (``results/studies/ablation.json``).
+  LLM maps a letter back to its definition poorly: on the WNUT-17 dev questions the 1.5B Qwen alone, and
+  the fused decision, were right more often with words, and the question is shorter, so it is also
+  faster. The ``-letters`` ablation runs set both on the same predictions (``results/studies/ablation.json``).
 * ``letters``: ``A``…; a label's letter is its position in the full schema whatever k is. The runs made
   before word keys existed used letters, and their prompts are kept byte for byte, so their cached
   answers and their re-runs stay identical.
