@@ -7,6 +7,9 @@ exactly as seqeval does, so even the last floating-point digit agrees.
 
 :func:`paired_bootstrap` puts a 95 % interval on the difference between two systems on the same
 sentences (resampling sentences), with the counts of entities one fixed and the other broke.
+:func:`sentence_record` stores the per-sentence counts a bootstrap resamples in a compact, diffable form,
+so two outputs written by different runs on the same sentences can be compared later from their files
+alone (:func:`bootstrap_counts`), without the outputs or the gold.
 """
 
 from __future__ import annotations
@@ -147,6 +150,59 @@ def bootstrap_deltas(a: np.ndarray, b: np.ndarray, resamples: int = BOOTSTRAP_RE
     return out[:, 0] if single else out
 
 
+def bootstrap_counts(a: np.ndarray, b: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
+                     seed: int = 0) -> tuple[float, float, float]:
+    """ΔF1 (B − A) from per-sentence counts alone, with its 95 % percentile interval: ``(delta, lo, hi)``.
+
+    What :func:`paired_bootstrap` computes when only the counts are at hand (two runs' committed files):
+    the same draws for the same seed, so the interval equals the one computed from the entity sets.
+    """
+    if a.shape != b.shape:
+        raise DataError(f"paired bootstrap needs the same sentences: {a.shape[0]} against {b.shape[0]}")
+    point = PRF.from_counts(*(int(x) for x in b.sum(0))).f1 - PRF.from_counts(*(int(x) for x in a.sum(0))).f1
+    lo, hi = percentile_ci(bootstrap_deltas(a, b, resamples, seed))
+    return point, float(lo), float(hi)
+
+
+COUNT_COLUMNS = ("tp", "pred", "gold")
+
+
+def sentence_record(local: np.ndarray, linked: np.ndarray) -> dict:
+    """Per-sentence ``[tp, pred, gold]`` of a local and a linked output, for later paired comparisons.
+
+    ``local`` holds every sentence as ``"tp,pred,gold"`` triples separated by spaces (one line of JSON,
+    not one line per number); ``linked_changes`` only the sentences whose counts linking changed, as
+    ``"index:tp,pred,gold"`` (linking touches a few sentences, so this stays small). Two link runs of the
+    same predictions share ``local``; their linked counts then give a paired ΔF1 between the two runs.
+    """
+    if local.shape != linked.shape:
+        raise DataError(f"per-sentence counts differ in length: {local.shape[0]} local, {linked.shape[0]} linked")
+    triple = lambda row: ",".join(str(int(x)) for x in row)  # noqa: E731
+    changed = [i for i in range(local.shape[0]) if not np.array_equal(local[i], linked[i])]
+    return {"columns": list(COUNT_COLUMNS), "sentences": int(local.shape[0]),
+            "local": " ".join(triple(r) for r in local),
+            "linked_changes": " ".join(f"{i}:{triple(linked[i])}" for i in changed)}
+
+
+def counts_from_record(record: dict) -> tuple[np.ndarray, np.ndarray]:
+    """``(local, linked)`` per-sentence counts back from :func:`sentence_record`; :class:`DataError` if malformed."""
+    try:
+        if tuple(record["columns"]) != COUNT_COLUMNS:
+            raise ValueError(f"columns {record['columns']}")
+        text = record["local"]
+        local = (np.array([[int(x) for x in t.split(",")] for t in text.split()], dtype=np.int64)
+                 if text else np.zeros((0, 3), dtype=np.int64)).reshape(-1, 3)
+        if local.shape[0] != record["sentences"]:
+            raise ValueError(f"{local.shape[0]} local triples for {record['sentences']} sentences")
+        linked = local.copy()
+        for item in record["linked_changes"].split():
+            i, triple = item.split(":")
+            linked[int(i)] = [int(x) for x in triple.split(",")]
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise DataError(f"malformed per-sentence counts: {e}") from None
+    return local, linked
+
+
 def percentile_ci(deltas: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
     """The percentile interval of the bootstrap distribution (per column)."""
     tail = 100 * (1 - level) / 2
@@ -192,13 +248,11 @@ def paired_bootstrap(gold: list[set], pred_a: list[set], pred_b: list[set], resa
         raise DataError(f"paired bootstrap needs the same sentences: {len(gold)} gold, {len(pred_a)} A, {len(pred_b)} B")
     if resamples < 1:
         raise DataError("the bootstrap needs at least one resample")
-    ca, cb = sentence_counts(gold, pred_a), sentence_counts(gold, pred_b)
-    point = PRF.from_counts(*(int(x) for x in cb.sum(0))).f1 - PRF.from_counts(*(int(x) for x in ca.sum(0))).f1
-    lo, hi = percentile_ci(bootstrap_deltas(ca, cb, resamples, seed))
+    point, lo, hi = bootstrap_counts(sentence_counts(gold, pred_a), sentence_counts(gold, pred_b), resamples, seed)
     fixed = broken = fp_removed = fp_added = 0
     for g, a, b in zip(gold, pred_a, pred_b):
         fixed += len((b & g) - a)
         broken += len((a & g) - b)
         fp_removed += len((a - g) - b)
         fp_added += len((b - g) - a)
-    return PairedBootstrap(point, (float(lo), float(hi)), fixed, broken, fp_removed, fp_added, resamples, seed, len(gold))
+    return PairedBootstrap(point, (lo, hi), fixed, broken, fp_removed, fp_added, resamples, seed, len(gold))

@@ -8,7 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkner.errors import DataError
-from linkner.metrics import bootstrap_deltas, paired_bootstrap, score_entity_sets, sentence_counts
+from linkner.metrics import (
+    bootstrap_counts,
+    bootstrap_deltas,
+    counts_from_record,
+    paired_bootstrap,
+    score_entity_sets,
+    sentence_counts,
+    sentence_record,
+)
 
 LABELS = ("PER", "ORG", "LOC")
 span = st.tuples(st.integers(0, 6), st.integers(1, 3), st.sampled_from(LABELS)).map(lambda t: (t[0], t[0] + t[1], t[2]))
@@ -89,3 +97,33 @@ def test_many_systems_share_the_draws():
 def test_misaligned_inputs_are_refused():
     with pytest.raises(DataError, match="same sentences"):
         paired_bootstrap([set()], [set(), set()], [set()])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(triple, max_size=25), st.integers(0, 2**31 - 1))
+def test_recorded_counts_round_trip_and_give_the_same_interval(rows, seed):
+    """What a metrics.json stores per sentence is enough to recompute the interval exactly, and a second run's
+    record on the same sentences gives the paired difference between the two runs."""
+    gold, a, b = _split(rows)
+    ca, cb = sentence_counts(gold, a), sentence_counts(gold, b)
+    rec = sentence_record(ca, cb)
+    local, linked = counts_from_record(rec)
+    assert np.array_equal(local, ca) and np.array_equal(linked, cb)
+    # only the changed sentences are listed for the linked side
+    assert len(rec["linked_changes"].split()) == sum(not np.array_equal(x, y) for x, y in zip(ca, cb))
+    if rows:
+        res = paired_bootstrap(gold, a, b, resamples=200, seed=seed)
+        assert bootstrap_counts(local, linked, 200, seed) == (res.delta_f1, *res.delta_f1_ci95)
+
+
+def test_malformed_or_mismatched_counts_are_refused():
+    ok = sentence_record(np.array([[1, 1, 2], [0, 1, 0]]), np.array([[1, 1, 2], [0, 0, 0]]))
+    assert ok["local"] == "1,1,2 0,1,0" and ok["linked_changes"] == "1:0,0,0"
+    for bad in ({**ok, "columns": ["pred", "tp", "gold"]}, {**ok, "sentences": 3}, {**ok, "local": "1,1"},
+                {**ok, "linked_changes": "7:1,1,1"}, {**ok, "linked_changes": "x"}, {"local": ""}):
+        with pytest.raises(DataError):
+            counts_from_record(bad)
+    with pytest.raises(DataError):
+        bootstrap_counts(np.zeros((2, 3)), np.zeros((3, 3)))
+    with pytest.raises(DataError):
+        sentence_record(np.zeros((2, 3)), np.zeros((3, 3)))

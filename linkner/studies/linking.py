@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
+from linkner.metrics import BOOTSTRAP_RESAMPLES, bootstrap_counts, counts_from_record
 from linkner.studies.layout import EVALSETS, PROTOCOLS, eval_rank, link_runs, systems
 
 
@@ -97,6 +100,27 @@ def linking(root: str | Path) -> dict:
     return {"rows": rows, "missing": _not_run(rows)}
 
 
+def versus(base: dict, other: dict) -> dict | None:
+    """ΔF1 of ``other``'s linked output over ``base``'s, with its 95 % paired-bootstrap interval over the
+    test sentences, from the per-sentence counts both runs recorded (``None`` where either run predates
+    them, or the two did not link the same predictions: their local counts must be equal).
+
+    This is the comparison an ablation claims (does the variant do better or worse than the default?);
+    the two intervals against the local model overlap even when the paired difference is clear, and can
+    look apart when it is not. The draws use the default run's bootstrap seed and resample count.
+    """
+    if not base.get("per_sentence") or not other.get("per_sentence"):
+        return None
+    local_a, linked_a = counts_from_record(base["per_sentence"])
+    local_b, linked_b = counts_from_record(other["per_sentence"])
+    if not np.array_equal(local_a, local_b):
+        return None
+    bs = base.get("bootstrap") or {}
+    seed, resamples = bs.get("seed", 0), bs.get("resamples", BOOTSTRAP_RESAMPLES)
+    delta, lo, hi = bootstrap_counts(linked_a, linked_b, resamples, seed)
+    return {"delta_f1": delta, "ci95": [lo, hi], "sentences": int(local_a.shape[0]), "resamples": resamples, "seed": seed}
+
+
 ABLATIONS = ("", "letters", "nocand", "replace")  # run variants: today's default, letter keys, no candidates, the paper's rule
 VARIANT_NAMES = ("default", *ABLATIONS[1:])  # as the ablation rows name them
 
@@ -105,7 +129,8 @@ def ablation(root: str | Path) -> dict:
     """Per system and test set with at least one ablation run: today's default (fuse + candidates) beside the
     same system asking with letter keys (``-letters``), without honest candidates (``-nocand``) and with the
     paper's rule (``-replace``), each
-    with ΔF1 over the local model, its 95 % paired-bootstrap interval and the entities fixed/broken.
+    with ΔF1 over the local model, its 95 % paired-bootstrap interval and the entities fixed/broken, and
+    (``vs_default``) its ΔF1 over the default run itself with a paired interval (:func:`versus`).
 
     Every run of a group links the same local predictions of the same test set, so their ΔF1 share one
     baseline. Different systems (a tagged generation is another system) are never compared here.
@@ -118,13 +143,15 @@ def ablation(root: str | Path) -> dict:
     for (system, evalset, llm), rs in groups.items():
         if len(rs) < 2:
             continue
+        base = next((r for r in rs if not r["variant"]), None)
         for r in sorted(rs, key=lambda r: ABLATIONS.index(r["variant"])):
             rows.append({"system": system, "evalset": evalset, "llm": llm, "variant": r["variant"] or "default",
                          **{k: r[k] for k in ("key", "model", "tag", "decision", "option_keys", "candidates",
                                               "candidates_used", "tau",
                                               "route_none", "routed", "local_f1", "linkner_f1", "delta_f1",
                                               "delta_f1_ci95", "fixed", "broken", "fp_removed", "fp_added")},
-                         "tune_max_calls": (r["tuning"] or {}).get("dev_cap")})
+                         "tune_max_calls": (r["tuning"] or {}).get("dev_cap"),
+                         "vs_default": None if base is None or r is base else versus(base, r)})
     rows.sort(key=lambda x: (eval_rank(x["evalset"]), x["system"], x["llm"], VARIANT_NAMES.index(x["variant"])))
     return {"rows": rows, "missing": [] if rows else ["no ablation run (-letters, -nocand, -replace) found"]}
 

@@ -119,6 +119,13 @@ def _decision(r: dict) -> str:
     return f"fuse ({r['option_keys']})" if r["decision"] == "fuse" and r.get("option_keys") else r["decision"]
 
 
+def _versus(v: dict | None, variant: str) -> str:
+    """A variant's paired ΔF1 over the default run, ``+0.12 [−0.30, +0.55]``; the default row itself is blank."""
+    if variant == "default":
+        return ""
+    return "–" if not v else f"{100 * v['delta_f1']:+.2f} {_ci(v['ci95'])}"
+
+
 def _ablation(root: Path) -> list[str]:
     """Today's default beside its ablations, per system and test set (``linking.ablation``)."""
     rows = ablation(root)["rows"]
@@ -129,7 +136,8 @@ def _ablation(root: Path) -> list[str]:
            "them), letters = the options answered by letters instead of the type's word, nocand = fuse without "
            "candidates, replace = the paper's rule; ΔF1 and its 95 % paired-bootstrap CI "
            "in F1 points; fixed / broken = gold entities the linked output gets right that the local one did not, and the "
-           "reverse; one seed)", ""]
+           "reverse; vs default = the variant's ΔF1 over the default run itself, paired over the same test sentences "
+           "(– where a run predates the per-sentence counts it needs); one seed)", ""]
     body = []
     for r in rows:
         cand = r["candidates"] if r["candidates"] == "none" else r["candidates"] + ("" if r["candidates_used"] else " (off: no dev support)")
@@ -137,9 +145,10 @@ def _ablation(root: Path) -> list[str]:
                      str(r["tune_max_calls"] if r["tune_max_calls"] is not None else "all"), str(r["routed"]),
                      _pct(r["delta_f1"]), _ci(r["delta_f1_ci95"]),
                      "–" if r["fixed"] is None else f"{r['fixed']} / {r['broken']}",
-                     "–" if r["fp_removed"] is None else f"{r['fp_removed']} / {r['fp_added']}"])
+                     "–" if r["fp_removed"] is None else f"{r['fp_removed']} / {r['fp_added']}",
+                     _versus(r.get("vs_default"), r["variant"])])
     out += _table(["test set", "local model", "variant", "decision", "candidates", "dev calls", "routed", "Δ F1",
-                   "Δ F1 95 % CI", "fixed / broken", "false pos. removed / added"], body)
+                   "Δ F1 95 % CI", "fixed / broken", "false pos. removed / added", "vs default (95 % CI)"], body)
     out.append("")
     return out
 
