@@ -7,7 +7,7 @@ exactly as seqeval does, so even the last floating-point digit agrees.
 
 :func:`paired_bootstrap` puts a 95 % interval on the difference between two systems on the same
 sentences (resampling sentences), with the counts of entities one fixed and the other broke.
-:func:`sentence_record` stores the per-sentence counts a bootstrap resamples in a compact, diffable form,
+:func:`counts_record` stores the per-sentence counts a bootstrap resamples in a compact, diffable form,
 so two outputs written by different runs on the same sentences can be compared later from their files
 alone (:func:`bootstrap_counts`), without the outputs or the gold.
 """
@@ -157,8 +157,11 @@ def bootstrap_counts(a: np.ndarray, b: np.ndarray, resamples: int = BOOTSTRAP_RE
     What :func:`paired_bootstrap` computes when only the counts are at hand (two runs' committed files):
     the same draws for the same seed, so the interval equals the one computed from the entity sets.
     """
-    if a.shape != b.shape:
-        raise DataError(f"paired bootstrap needs the same sentences: {a.shape[0]} against {b.shape[0]}")
+    if a.shape != b.shape or a.ndim != 2 or a.shape[1] != 3:
+        raise DataError(f"paired bootstrap needs [tp, pred, gold] counts of the same sentences: shapes {a.shape} "
+                        f"and {b.shape}")
+    if resamples < 1:
+        raise DataError("the bootstrap needs at least one resample")
     point = PRF.from_counts(*(int(x) for x in b.sum(0))).f1 - PRF.from_counts(*(int(x) for x in a.sum(0))).f1
     lo, hi = percentile_ci(bootstrap_deltas(a, b, resamples, seed))
     return point, float(lo), float(hi)
@@ -167,7 +170,7 @@ def bootstrap_counts(a: np.ndarray, b: np.ndarray, resamples: int = BOOTSTRAP_RE
 COUNT_COLUMNS = ("tp", "pred", "gold")
 
 
-def sentence_record(local: np.ndarray, linked: np.ndarray) -> dict:
+def counts_record(local: np.ndarray, linked: np.ndarray) -> dict:
     """Per-sentence ``[tp, pred, gold]`` of a local and a linked output, for later paired comparisons.
 
     ``local`` holds every sentence as ``"tp,pred,gold"`` triples separated by spaces (one line of JSON,
@@ -184,22 +187,46 @@ def sentence_record(local: np.ndarray, linked: np.ndarray) -> dict:
             "linked_changes": " ".join(f"{i}:{triple(linked[i])}" for i in changed)}
 
 
+def _triple(text: str) -> list[int]:
+    fields = text.split(",")
+    if len(fields) != 3:
+        raise ValueError(f"{text!r} is not tp,pred,gold")
+    return [int(x) for x in fields]
+
+
 def counts_from_record(record: dict) -> tuple[np.ndarray, np.ndarray]:
-    """``(local, linked)`` per-sentence counts back from :func:`sentence_record`; :class:`DataError` if malformed."""
+    """``(local, linked)`` per-sentence counts back from :func:`counts_record`; :class:`DataError` if malformed.
+
+    Checked, because a paired comparison trusts them: every item is three integers, changed sentences are
+    listed once and exist, and every row is a possible count (0 ≤ tp ≤ pred, tp ≤ gold) with the same gold
+    on both sides (linking never changes the gold; a different gold means different sentences).
+    """
     try:
         if tuple(record["columns"]) != COUNT_COLUMNS:
             raise ValueError(f"columns {record['columns']}")
-        text = record["local"]
-        local = (np.array([[int(x) for x in t.split(",")] for t in text.split()], dtype=np.int64)
-                 if text else np.zeros((0, 3), dtype=np.int64)).reshape(-1, 3)
-        if local.shape[0] != record["sentences"]:
-            raise ValueError(f"{local.shape[0]} local triples for {record['sentences']} sentences")
+        n = record["sentences"]
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise ValueError(f"sentences = {n!r}")
+        items = record["local"].split()
+        if len(items) != n:
+            raise ValueError(f"{len(items)} local triples for {n} sentences")
+        local = np.array([_triple(t) for t in items], dtype=np.int64).reshape(-1, 3)
         linked = local.copy()
+        seen = set()
         for item in record["linked_changes"].split():
-            i, triple = item.split(":")
-            linked[int(i)] = [int(x) for x in triple.split(",")]
-    except (KeyError, TypeError, ValueError, IndexError) as e:
+            i, _, triple = item.partition(":")
+            i = int(i)
+            if not 0 <= i < n or i in seen:
+                raise ValueError(f"changed sentence {i} (of {n}) out of range or listed twice")
+            seen.add(i)
+            linked[i] = _triple(triple)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
         raise DataError(f"malformed per-sentence counts: {e}") from None
+    for name, c in (("local", local), ("linked", linked)):
+        if (c < 0).any() or (c[:, 0] > c[:, 1]).any() or (c[:, 0] > c[:, 2]).any():
+            raise DataError(f"malformed per-sentence counts: impossible {name} counts (need 0 <= tp <= pred, tp <= gold)")
+    if not np.array_equal(local[:, 2], linked[:, 2]):
+        raise DataError("malformed per-sentence counts: the linked gold differs from the local gold")
     return local, linked
 
 

@@ -12,10 +12,10 @@ from linkner.metrics import (
     bootstrap_counts,
     bootstrap_deltas,
     counts_from_record,
+    counts_record,
     paired_bootstrap,
     score_entity_sets,
     sentence_counts,
-    sentence_record,
 )
 
 LABELS = ("PER", "ORG", "LOC")
@@ -106,24 +106,51 @@ def test_recorded_counts_round_trip_and_give_the_same_interval(rows, seed):
     record on the same sentences gives the paired difference between the two runs."""
     gold, a, b = _split(rows)
     ca, cb = sentence_counts(gold, a), sentence_counts(gold, b)
-    rec = sentence_record(ca, cb)
+    rec = counts_record(ca, cb)
     local, linked = counts_from_record(rec)
     assert np.array_equal(local, ca) and np.array_equal(linked, cb)
     # only the changed sentences are listed for the linked side
     assert len(rec["linked_changes"].split()) == sum(not np.array_equal(x, y) for x, y in zip(ca, cb))
-    if rows:
+    if rows:  # the interval from the record is the one from the entity sets
         res = paired_bootstrap(gold, a, b, resamples=200, seed=seed)
         assert bootstrap_counts(local, linked, 200, seed) == (res.delta_f1, *res.delta_f1_ci95)
 
 
+def test_committed_counts_reproduce_each_runs_delta_and_interval():
+    """Every committed link run that records per-sentence counts gives back, from them alone, the ΔF1 and the
+    interval it reports (so the paired ablation comparisons rest on the counts the runs really had)."""
+    import json
+    from pathlib import Path
+
+    files = sorted(Path(__file__).resolve().parents[1].glob("results/link/*/*/metrics.json"))
+    checked = 0
+    for f in files:
+        scores = json.loads(f.read_text(encoding="utf-8"))["scores"]
+        if "per_sentence" not in scores:
+            continue
+        local, linked = counts_from_record(scores["per_sentence"])
+        bs = scores["bootstrap"]
+        assert local.shape[0] == bs["sentences"], f
+        delta, lo, hi = bootstrap_counts(local, linked, bs["resamples"], bs["seed"])
+        assert abs(delta - scores["delta_f1"]) < 1e-12 and [lo, hi] == scores["delta_f1_ci95"], f
+        checked += 1
+    assert checked >= 20  # the WNUT-17 and CoNLL-2003 SpanNER runs
+
+
 def test_malformed_or_mismatched_counts_are_refused():
-    ok = sentence_record(np.array([[1, 1, 2], [0, 1, 0]]), np.array([[1, 1, 2], [0, 0, 0]]))
+    ok = counts_record(np.array([[1, 1, 2], [0, 1, 0]]), np.array([[1, 1, 2], [0, 0, 0]]))
     assert ok["local"] == "1,1,2 0,1,0" and ok["linked_changes"] == "1:0,0,0"
     for bad in ({**ok, "columns": ["pred", "tp", "gold"]}, {**ok, "sentences": 3}, {**ok, "local": "1,1"},
-                {**ok, "linked_changes": "7:1,1,1"}, {**ok, "linked_changes": "x"}, {"local": ""}):
+                {**ok, "linked_changes": "7:1,1,1"}, {**ok, "linked_changes": "x"}, {"local": ""},
+                {**ok, "local": 5}, {**ok, "linked_changes": None}, {**ok, "linked_changes": "-1:0,0,0"},
+                {**ok, "linked_changes": "1:3"}, {**ok, "linked_changes": "1:0,0,0 1:0,1,0"},
+                {**ok, "local": "1,1,2 0,1,0 1,1,1"}, {**ok, "local": "2,1,2 0,1,0"},
+                {**ok, "linked_changes": "0:1,1,3"}, {**ok, "sentences": "2"}):
         with pytest.raises(DataError):
             counts_from_record(bad)
     with pytest.raises(DataError):
         bootstrap_counts(np.zeros((2, 3)), np.zeros((3, 3)))
     with pytest.raises(DataError):
-        sentence_record(np.zeros((2, 3)), np.zeros((3, 3)))
+        bootstrap_counts(np.zeros((2, 3)), np.zeros((2, 3)), resamples=0)
+    with pytest.raises(DataError):
+        counts_record(np.zeros((2, 3)), np.zeros((3, 3)))

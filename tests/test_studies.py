@@ -12,6 +12,7 @@ import pytest
 
 from linkner.data.types import Entity, Sentence
 from linkner.data.writers import write_jsonl
+from linkner.errors import DataError
 from linkner.studies import linking as L
 from linkner.studies import local as LO
 from linkner.studies import tables as T
@@ -269,9 +270,9 @@ def test_ablation_groups_one_system_and_test_set_and_tagged_generations_stay_apa
 
 def test_ablation_rows_carry_a_paired_interval_against_the_default_run(results):
     """A variant and the default that linked the same predictions are compared with each other, paired over
-    the same sentences, from the per-sentence counts their metrics.json recorded; runs of other predictions,
-    or without the counts, get none."""
-    from linkner.metrics import paired_bootstrap, sentence_counts, sentence_record
+    the same sentences, from the per-sentence counts their metrics.json recorded; a run without the counts gets
+    none, and a run of other predictions is an error."""
+    from linkner.metrics import counts_record, paired_bootstrap, sentence_counts
 
     rng = np.random.default_rng(0)
     gold = [{(i, i + 1, "PER")} for i in range(40)]
@@ -279,25 +280,29 @@ def test_ablation_rows_carry_a_paired_interval_against_the_default_run(results):
     default = [g if rng.random() < 0.85 else set() for g in gold]
     variant = [g if rng.random() < 0.75 else {(0, 9, "ORG")} for g in gold]
 
-    def put(name: str, linked: list, base: list = local, counts: bool = True):
+    def put(name: str, linked: list, base: list = local, counts: bool = True, seed: int = 13, system="wnut17-ener"):
         m = _link_metrics("honest", 0.7, 0.72, ci=(-0.01, 0.05))
         m["config"].update(decision="fuse", candidates="none", option_keys="words")
+        m["predictions"] = "runs/preds/wnut17-ener/wnut17.test.jsonl"
+        m["scores"]["bootstrap"]["seed"] = seed
         if counts:
-            m["scores"]["per_sentence"] = sentence_record(sentence_counts(gold, base), sentence_counts(gold, linked))
-        d = results / "link" / "wnut17-ener" / name
+            m["scores"]["per_sentence"] = counts_record(sentence_counts(gold, base), sentence_counts(gold, linked))
+        d = results / "link" / system / name
         d.mkdir(parents=True)
         (d / "metrics.json").write_text(json.dumps(m))
+        return d
 
     put("wnut17-honest-tiny-llm", default)
-    put("wnut17-honest-tiny-llm-letters", variant)
-    put("wnut17-honest-tiny-llm-nocand", variant, base=default)  # other local predictions: not comparable
+    put("wnut17-honest-tiny-llm-letters", variant, seed=99)  # the draws follow the default run's seed
     put("wnut17-honest-tiny-llm-replace", variant, counts=False)  # made before the counts were recorded
+    put("wnut17-honest-tiny-llm-letters", variant, system="wnut17-spanner")  # no default beside it
     rows = {r["variant"]: r for r in L.ablation(results)["rows"] if r["system"] == "wnut17-ener"}
     want = paired_bootstrap(gold, default, variant, 1000, 13)
     assert rows["default"]["vs_default"] is None
     assert rows["letters"]["vs_default"]["delta_f1"] == want.delta_f1
     assert rows["letters"]["vs_default"]["ci95"] == list(want.delta_f1_ci95)
-    assert rows["nocand"]["vs_default"] is None and rows["replace"]["vs_default"] is None
+    assert rows["replace"]["vs_default"] is None
+    assert not any(r["system"] == "wnut17-spanner" for r in L.ablation(results)["rows"])
     table = T.ablation_table({"rows": list(rows.values())})
     assert table.loc[("wnut17", "E-NER (wnut17)", "letters"), "vs default 95 % CI"] == [
         round(100 * x, 2) for x in want.delta_f1_ci95]
@@ -306,3 +311,7 @@ def test_ablation_rows_carry_a_paired_interval_against_the_default_run(results):
     line = next(x for x in render(results).splitlines() if x.startswith("| wnut17 |") and "| letters |" in x)
     assert line.rstrip(" |").endswith(f"{100 * want.delta_f1:+.2f} [{100 * want.delta_f1_ci95[0]:+.2f}, "
                                       f"{100 * want.delta_f1_ci95[1]:+.2f}]")
+    # a variant that linked other local predictions is a broken tree: an error naming both runs, not a "–"
+    put("wnut17-honest-tiny-llm-nocand", variant, base=default)
+    with pytest.raises(DataError, match="did not link the same local predictions"):
+        L.ablation(results)

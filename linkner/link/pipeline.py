@@ -38,7 +38,7 @@ from linkner.link.preflight import prediction_labels
 from linkner.link.prompts import Schema, build_messages, resolve_schema
 from linkner.link.routing import Item, budget_cap, collect_items, select, tau_to_json, tune_threshold, tuning_sample
 from linkner.link.types_file import read_types, types_schema
-from linkner.metrics import paired_bootstrap, sentence_counts, sentence_record
+from linkner.metrics import counts_record, paired_bootstrap, sentence_counts
 from linkner.outputs import write_text_atomic
 from linkner.provenance import environment
 
@@ -205,9 +205,10 @@ def score_with_bootstrap(clean: list[Sentence], linked: list[Sentence], items: l
     if cfg.protocol == "paper":
         bs["bootstrap"]["note"] = "paper protocol: computed on the honest-scored outputs, not on the paper's counts"
     scores.update({k: v for k, v in bs.items() if k != "delta_f1"})
-    # the counts the bootstrap resampled, so that two runs on the same predictions (an ablation and its
-    # default) can be compared with a paired interval from their metrics.json files alone
-    scores["per_sentence"] = sentence_record(sentence_counts(gold, entity_sets(clean)),
+    # the per-sentence counts the bootstrap resamples (recomputed: the same sets, the same counts), so that
+    # two runs on the same predictions (an ablation and its default) can be compared with a paired interval
+    # from their metrics.json files alone
+    scores["per_sentence"] = counts_record(sentence_counts(gold, entity_sets(clean)),
                                              sentence_counts(gold, entity_sets(linked)))
     return scores
 

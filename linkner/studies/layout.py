@@ -164,6 +164,7 @@ def link_record(path: Path, root: Path) -> dict | None:
         "fp_removed": scores.get("fp_removed"), "fp_added": scores.get("fp_added"),
         # the per-sentence counts it resampled (runs since 2026-12-01), for paired comparisons between runs
         "per_sentence": scores.get("per_sentence"), "bootstrap": scores.get("bootstrap"),
+        "predictions": m.get("predictions"),
         "route_none": bool(thr.get("route_none")),
         "paper_local_f1": ((scores.get("paper") or {}).get("local") or {}).get("f1"),
         "paper_linkner_f1": ((scores.get("paper") or {}).get("linkner") or {}).get("f1"),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from linkner.errors import DataError
 from linkner.metrics import BOOTSTRAP_RESAMPLES, bootstrap_counts, counts_from_record
 from linkner.studies.layout import EVALSETS, PROTOCOLS, eval_rank, link_runs, systems
 
@@ -102,19 +103,24 @@ def linking(root: str | Path) -> dict:
 
 def versus(base: dict, other: dict) -> dict | None:
     """ΔF1 of ``other``'s linked output over ``base``'s, with its 95 % paired-bootstrap interval over the
-    test sentences, from the per-sentence counts both runs recorded (``None`` where either run predates
-    them, or the two did not link the same predictions: their local counts must be equal).
+    test sentences, from the per-sentence counts both runs recorded; ``None`` where either run predates
+    them.
 
-    This is the comparison an ablation claims (does the variant do better or worse than the default?);
-    the two intervals against the local model overlap even when the paired difference is clear, and can
-    look apart when it is not. The draws use the default run's bootstrap seed and resample count.
+    This is the comparison an ablation is about: the difference between the two runs on these test
+    sentences, given each run's own dev-tuned settings (one seed). Two intervals against the local model
+    can overlap while the paired difference is clear, and the reverse. The draws use the default run's
+    bootstrap seed and resample count. The two runs must have linked the same predictions of the same
+    sentences: the same predictions file and equal local counts, else :class:`DataError` (a group whose
+    runs differ there is a broken results tree, not a missing number).
     """
     if not base.get("per_sentence") or not other.get("per_sentence"):
         return None
     local_a, linked_a = counts_from_record(base["per_sentence"])
     local_b, linked_b = counts_from_record(other["per_sentence"])
-    if not np.array_equal(local_a, local_b):
-        return None
+    if base.get("predictions") != other.get("predictions") or not np.array_equal(local_a, local_b):
+        raise DataError(f"{base['key']} and {other['key']} did not link the same local predictions "
+                        f"({base.get('predictions')} and {other.get('predictions')}, or their local counts "
+                        "differ): they cannot be compared paired; re-run one of them")
     bs = base.get("bootstrap") or {}
     seed, resamples = bs.get("seed", 0), bs.get("resamples", BOOTSTRAP_RESAMPLES)
     delta, lo, hi = bootstrap_counts(linked_a, linked_b, resamples, seed)

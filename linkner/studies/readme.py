@@ -120,7 +120,7 @@ def _decision(r: dict) -> str:
 
 
 def _versus(v: dict | None, variant: str) -> str:
-    """A variant's paired ΔF1 over the default run, ``+0.12 [−0.30, +0.55]``; the default row itself is blank."""
+    """A variant's paired ΔF1 over the default run, ``+0.12 [-0.30, +0.55]``; the default row itself is blank."""
     if variant == "default":
         return ""
     return "–" if not v else f"{100 * v['delta_f1']:+.2f} {_ci(v['ci95'])}"
@@ -136,8 +136,9 @@ def _ablation(root: Path) -> list[str]:
            "them), letters = the options answered by letters instead of the type's word, nocand = fuse without "
            "candidates, replace = the paper's rule; ΔF1 and its 95 % paired-bootstrap CI "
            "in F1 points; fixed / broken = gold entities the linked output gets right that the local one did not, and the "
-           "reverse; vs default = the variant's ΔF1 over the default run itself, paired over the same test sentences "
-           "(– where a run predates the per-sentence counts it needs); one seed)", ""]
+           "reverse; vs default = the variant's ΔF1 over the default run itself, paired over the same test sentences, "
+           "each run with its own dev-tuned settings (a run with fewer dev calls differs in that too; – where a run "
+           "predates the per-sentence counts it needs); one seed, not corrected for the number of rows)", ""]
     body = []
     for r in rows:
         cand = r["candidates"] if r["candidates"] == "none" else r["candidates"] + ("" if r["candidates_used"] else " (off: no dev support)")
