@@ -103,6 +103,15 @@ def test_link_fuses_in_process_probabilities_end_to_end_and_a_rerun_asks_nothing
         f = e["fusion"]
         assert f["source"] == "logprobs" and sum(f["llm"].values()) == pytest.approx(1, abs=1e-3)
         assert set(f["fused"]) == set(f["local"]) == {"PER", "ORG", "LOC", "MISC", "O"}
+    # each answer records the tokens its call evaluated after the reused prefix: fewer than its prompt once
+    # the system message is cached, and a cached rerun reports the same split of the cost
+    records = [json.loads(x) for x in (tmp_path / "answers.jsonl").read_text().splitlines()[1:]]
+    assert len(records) == 3 and all(0 < r["evaluated_tokens"] <= r["prompt_tokens"] for r in records)
+    assert any(r["evaluated_tokens"] < r["prompt_tokens"] // 2 for r in records)
+    assert m["llm"]["evaluated_answers"] == 3 and m["llm"]["evaluated_tokens"] == sum(r["evaluated_tokens"] for r in records)
+    assert m["llm"]["evaluated_tokens_per_second"] > 0
     m2 = run("b")
     assert m2["llm"]["calls"] == 0 and m2["llm"]["cache_hits"] == 3
+    assert {k: m2["llm"][k] for k in ("evaluated_tokens", "evaluated_answers", "evaluated_tokens_per_second")} == \
+        {k: m["llm"][k] for k in ("evaluated_tokens", "evaluated_answers", "evaluated_tokens_per_second")}
     assert (tmp_path / "a/linked.jsonl").read_bytes() == (tmp_path / "b/linked.jsonl").read_bytes()

@@ -53,6 +53,12 @@ class CallStats:
     llm_seconds: float = 0.0
     fresh_seconds: float = 0.0
     wall_seconds: float = 0.0
+    # In-process scoring evaluates only the tokens after the prefix shared with the previous prompt; answers
+    # that recorded how many (cache records since 2026-12-01) are counted here with their seconds, so the
+    # cost of a question can be split into how much is evaluated and how fast (tokens per second).
+    evaluated_tokens: int = 0
+    evaluated_answers: int = 0
+    evaluated_seconds: float = 0.0
     extra: dict = field(default_factory=dict)
 
     def merge(self, other: CallStats) -> CallStats:
@@ -64,7 +70,10 @@ class CallStats:
         d["llm_seconds"] = round(d["llm_seconds"], 4)
         d["fresh_seconds"] = round(d["fresh_seconds"], 4)
         d["wall_seconds"] = round(d["wall_seconds"], 4)
+        d["evaluated_seconds"] = round(d["evaluated_seconds"], 4)
         d["seconds_per_answer"] = round(self.llm_seconds / self.unique, 4) if self.unique else None
+        d["evaluated_tokens_per_second"] = (round(self.evaluated_tokens / self.evaluated_seconds, 1)
+                                            if self.evaluated_seconds > 0 else None)
         return d
 
 
@@ -74,6 +83,8 @@ def _record(backend: Backend, c) -> dict:
     if getattr(c, "option_probs", None) is not None:  # multiple choice: what fusion needs, so a rerun asks nothing
         rec["option_probs"] = c.option_probs
         rec["choice_mass"] = c.extra.get("choice_mass")
+    if isinstance(c.extra.get("reused_tokens"), int) and c.prompt_tokens is not None:
+        rec["evaluated_tokens"] = c.prompt_tokens - c.extra["reused_tokens"]  # what this call really computed
     return rec
 
 
@@ -134,9 +145,11 @@ def classify(backend: Backend, requests: list[LinkRequest], schema: Schema, cach
     else:
         _run_pool(pending, call, settle, backend.concurrency)
 
-    answers = []
+    answers, evaluated = [], {}
     for k in keys:
         rec = cache.get(k)
+        if rec is not None and isinstance(rec.get("evaluated_tokens"), int):
+            evaluated[k] = rec["evaluated_tokens"]
         if rec is None:
             answers.append(LinkAnswer(k, None, Decision(ERROR), error=errors.get(k, "no answer")))
             continue
@@ -151,6 +164,10 @@ def classify(backend: Backend, requests: list[LinkRequest], schema: Schema, cach
         stats.llm_seconds += a.seconds
         stats.prompt_tokens += a.prompt_tokens or 0
         stats.completion_tokens += a.completion_tokens or 0
+        if a.key in evaluated:
+            stats.evaluated_tokens += evaluated[a.key]
+            stats.evaluated_answers += 1
+            stats.evaluated_seconds += a.seconds
     stats.errors = len(errors)
     stats.wall_seconds = time.perf_counter() - t0
     return answers, stats
