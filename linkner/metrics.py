@@ -244,6 +244,8 @@ class PairedBootstrap:
     ``fixed``: gold entities B gets exactly right that A does not; ``broken``: the reverse. ``fp_removed``
     / ``fp_added``: A's false positives that B no longer predicts / B's false positives A did not have.
     Together: Δtp = fixed − broken and Δfp = fp_added − fp_removed, so the counts explain ΔF1 honestly.
+    ``counts``: the per-sentence ``[tp, pred, gold]`` of A and B that were resampled (for
+    :func:`counts_record`; not part of :meth:`as_dict`).
     """
 
     delta_f1: float
@@ -255,6 +257,7 @@ class PairedBootstrap:
     resamples: int
     seed: int
     sentences: int
+    counts: tuple[np.ndarray, np.ndarray] = field(default=(), repr=False, compare=False)
 
     def as_dict(self) -> dict:
         return {"delta_f1": self.delta_f1, "delta_f1_ci95": list(self.delta_f1_ci95), "fixed": self.fixed,
@@ -275,11 +278,12 @@ def paired_bootstrap(gold: list[set], pred_a: list[set], pred_b: list[set], resa
         raise DataError(f"paired bootstrap needs the same sentences: {len(gold)} gold, {len(pred_a)} A, {len(pred_b)} B")
     if resamples < 1:
         raise DataError("the bootstrap needs at least one resample")
-    point, lo, hi = bootstrap_counts(sentence_counts(gold, pred_a), sentence_counts(gold, pred_b), resamples, seed)
+    ca, cb = sentence_counts(gold, pred_a), sentence_counts(gold, pred_b)
+    point, lo, hi = bootstrap_counts(ca, cb, resamples, seed)
     fixed = broken = fp_removed = fp_added = 0
     for g, a, b in zip(gold, pred_a, pred_b):
         fixed += len((b & g) - a)
         broken += len((a & g) - b)
         fp_removed += len((a - g) - b)
         fp_added += len((b - g) - a)
-    return PairedBootstrap(point, (lo, hi), fixed, broken, fp_removed, fp_added, resamples, seed, len(gold))
+    return PairedBootstrap(point, (lo, hi), fixed, broken, fp_removed, fp_added, resamples, seed, len(gold), (ca, cb))

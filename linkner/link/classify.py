@@ -36,6 +36,7 @@ class LinkAnswer:
     cached: bool = False
     error: str | None = None
     option_probs: dict[str, float] | None = None  # multiple choice: choice key -> probability, when scored
+    evaluated_tokens: int | None = None  # prompt tokens the call evaluated after the reused prefix (in process)
 
 
 @dataclass
@@ -145,17 +146,17 @@ def classify(backend: Backend, requests: list[LinkRequest], schema: Schema, cach
     else:
         _run_pool(pending, call, settle, backend.concurrency)
 
-    answers, evaluated = [], {}
+    answers = []
     for k in keys:
         rec = cache.get(k)
-        if rec is not None and isinstance(rec.get("evaluated_tokens"), int):
-            evaluated[k] = rec["evaluated_tokens"]
         if rec is None:
             answers.append(LinkAnswer(k, None, Decision(ERROR), error=errors.get(k, "no answer")))
             continue
         answers.append(LinkAnswer(k, rec.get("raw"), parse_answer(rec.get("raw"), schema), rec.get("seconds") or 0.0,
                                   rec.get("prompt_tokens"), rec.get("completion_tokens"), cached=k not in fresh,
-                                  option_probs=rec.get("option_probs")))
+                                  option_probs=rec.get("option_probs"),
+                                  evaluated_tokens=rec["evaluated_tokens"] if isinstance(rec.get("evaluated_tokens"), int)
+                                  else None))
     seen = set()
     for a in answers:
         if a.key in seen or a.error:
@@ -164,8 +165,8 @@ def classify(backend: Backend, requests: list[LinkRequest], schema: Schema, cach
         stats.llm_seconds += a.seconds
         stats.prompt_tokens += a.prompt_tokens or 0
         stats.completion_tokens += a.completion_tokens or 0
-        if a.key in evaluated:
-            stats.evaluated_tokens += evaluated[a.key]
+        if a.evaluated_tokens is not None:
+            stats.evaluated_tokens += a.evaluated_tokens
             stats.evaluated_answers += 1
             stats.evaluated_seconds += a.seconds
     stats.errors = len(errors)

@@ -38,7 +38,7 @@ from linkner.link.preflight import prediction_labels
 from linkner.link.prompts import Schema, build_messages, resolve_schema
 from linkner.link.routing import Item, budget_cap, collect_items, select, tau_to_json, tune_threshold, tuning_sample
 from linkner.link.types_file import read_types, types_schema
-from linkner.metrics import counts_record, paired_bootstrap, sentence_counts
+from linkner.metrics import counts_record, paired_bootstrap
 from linkner.outputs import write_text_atomic
 from linkner.provenance import environment
 
@@ -200,16 +200,15 @@ def score_with_bootstrap(clean: list[Sentence], linked: list[Sentence], items: l
     are not a per-sentence score of an output), and say so.
     """
     scores = score(clean, linked, items, decisions, gold, cfg.protocol)
-    bs = paired_bootstrap(gold, entity_sets(clean), entity_sets(linked), cfg.bootstrap_resamples, cfg.seed).as_dict()
+    boot = paired_bootstrap(gold, entity_sets(clean), entity_sets(linked), cfg.bootstrap_resamples, cfg.seed)
+    bs = boot.as_dict()
     bs["bootstrap"]["compares"] = "local vs linked output, entity F1 against every gold entity (honest scoring)"
     if cfg.protocol == "paper":
         bs["bootstrap"]["note"] = "paper protocol: computed on the honest-scored outputs, not on the paper's counts"
     scores.update({k: v for k, v in bs.items() if k != "delta_f1"})
-    # the per-sentence counts the bootstrap resamples (recomputed: the same sets, the same counts), so that
-    # two runs on the same predictions (an ablation and its default) can be compared with a paired interval
-    # from their metrics.json files alone
-    scores["per_sentence"] = counts_record(sentence_counts(gold, entity_sets(clean)),
-                                             sentence_counts(gold, entity_sets(linked)))
+    # the per-sentence counts the bootstrap resampled, so that two runs on the same predictions (an ablation
+    # and its default) can be compared with a paired interval from their metrics.json files alone
+    scores["per_sentence"] = counts_record(*boot.counts)
     return scores
 
 
