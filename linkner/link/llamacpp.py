@@ -164,7 +164,9 @@ class LlamaCppBackend:
         """Each offered key's token ids: letters as before word keys existed (their runs stay reproducible);
         words by :meth:`_word_tokens` over every key of the schema (``request.keys``), so a token of an
         option that was not offered is not credited to one that was."""
-        if all(len(k) == 1 for k in request.choices):
+        from linkner.link.options import is_word_keys
+
+        if not is_word_keys(request.choices):
             return [self._letter_tokens(k) for k in request.choices]
         space = request.keys
         ids = dict(zip(space, self._word_tokens(space)))

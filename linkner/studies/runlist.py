@@ -217,6 +217,9 @@ COMMANDS: list[Command] = [
             "run_data_overview()'"),
     Command(("results/studies/*.json",), "python -m linkner.studies.runs studies",
             note="recomputed from results/local and results/link; a test checks they equal the committed files"),
+    Command(("results/wording/*",), "python -m linkner.studies.wording",
+            note="dev only: the CoNLL-2003 SpanNER run's 200 dev questions in three wordings; answers from its own "
+                 "cache (results/wording/llm-answers.jsonl); needs that system's dev predictions under runs/preds"),
     Command(("results/llm-answers.jsonl",), "every link run appends its LLM answers here (the answer cache)"),
     Command(("results/demo_reference/*",), "linkner demo --out /tmp/demo-ref && "
             "cp /tmp/demo-ref/{summary.json,demo.json,demo.png} results/demo_reference/",

@@ -118,6 +118,21 @@ def cost_table(numbers: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["test set", "configuration"]).round(4) if rows else pd.DataFrame()
 
 
+def wording_table(numbers: dict) -> pd.DataFrame:
+    """The question-wording study (:mod:`linkner.studies.wording`): per wording, its cost and how often the
+    LLM alone and the fused decision were right on the same dev questions, and what dev tuning certified."""
+    rows = []
+    for q, r in (numbers.get("questions") or {}).items():
+        v, t = (r.get("vs_full") or {}).get("fused"), r["tuning"]
+        rows.append({"question": q, "evaluated tokens / answer": r["evaluated_tokens_per_answer"],
+                     "s / answer": r["seconds_per_answer"], "questions": r["questions"], "LLM right": r["llm_right"],
+                     "fused right": r["fused_right"], "w": r["w"],
+                     "fused vs full": None if v is None else v["delta"],
+                     "vs full 95 % CI": None if v is None else tuple(v["ci95"]),
+                     "tuning routes none": t["route_none"], "dev ΔF1": t["dev_delta_f1"]})
+    return pd.DataFrame(rows).set_index("question").round(4) if rows else pd.DataFrame()
+
+
 def paper_table(numbers: dict) -> pd.DataFrame:
     """One row per (reference number, our matching number); references without ours show a blank."""
     rows = []
