@@ -178,7 +178,7 @@ def test_letter_questions_are_the_committed_runs_prompts_byte_for_byte():
 
 def test_the_shorter_question_wordings_change_only_how_the_word_key_question_ends():
     """The wording study's variants (linkner.studies.wording): the full question is what runs ask; the
-    shorter ones drop the key list, then also the Span line; letters cannot be shortened."""
+    shorter ones drop the key list, then also the Span line; letters and demonstrations keep the full one."""
     from linkner.errors import ConfigError
     from linkner.link.options import MultipleChoice, user_message
 
@@ -186,18 +186,20 @@ def test_the_shorter_question_wordings_change_only_how_the_word_key_question_end
     case = '<sentence>EU rejects [[German]] call to boycott British lamb .</sentence>'
     assert user_message(SENT, ENTITY, opts) == (case + '\nSpan: "German"\n'
                                                 'Type (person, organization, location, miscellaneous, none):')
-    assert user_message(SENT, ENTITY, opts, question="no-list") == case + '\nSpan: "German"\nType:'
-    assert user_message(SENT, ENTITY, opts, question="marked-only") == case + "\nType:"
+    assert user_message(SENT, ENTITY, opts, wording="no-list") == case + '\nSpan: "German"\nType:'
+    assert user_message(SENT, ENTITY, opts, wording="marked-only") == case + "\nType:"
     full = build_request(CONLL, SENT, ENTITY, opts)
-    short = build_request(CONLL, SENT, ENTITY, opts, question="marked-only")
+    short = build_request(CONLL, SENT, ENTITY, opts, wording="marked-only")
     assert short.messages[0] == full.messages[0] and short.choices == full.choices  # same system message, same options
     with pytest.raises(ConfigError, match="letter keys need the offered options"):
-        user_message(SENT, ENTITY, offered(CONLL, ENTITY, None, "letters"), question="no-list")
-    with pytest.raises(ConfigError, match="question must be one of"):
-        user_message(SENT, ENTITY, opts, question="terse")
-    with pytest.raises(ConfigError, match="needs word keys"):
-        MultipleChoice(CONLL, None, None, keys="letters", question="marked-only")
-    mc = MultipleChoice(CONLL, None, None, question="no-list")
+        user_message(SENT, ENTITY, offered(CONLL, ENTITY, None, "letters"), wording="no-list")
+    with pytest.raises(ConfigError, match="wording must be one of"):
+        user_message(SENT, ENTITY, opts, wording="terse")
+    with pytest.raises(ConfigError, match="needs word keys and no demonstrations"):
+        MultipleChoice(CONLL, None, None, keys="letters", wording="marked-only")
+    with pytest.raises(ConfigError, match="needs word keys and no demonstrations"):
+        MultipleChoice(CONLL, None, None, bank=object(), wording="no-list")
+    mc = MultipleChoice(CONLL, None, None, wording="no-list")
     assert mc.request(SENT, ENTITY).messages[1][1].endswith('Span: "German"\nType:')
 
 

@@ -43,7 +43,7 @@ from linkner.link.prompts import NONE_OPTION, Schema, marked_sentence, render_ca
 KEYS = string.ascii_uppercase + string.ascii_lowercase
 # How the word-key question ends (see :func:`user_message`). Only ``full`` is used by runs; the two shorter
 # wordings exist for the question-wording study (:mod:`linkner.studies.wording`), which measured them on dev.
-QUESTIONS = ("full", "no-list", "marked-only")
+WORDINGS = ("full", "no-list", "marked-only")
 NONE_WORD = "none"  # the word key of "not an entity"
 _THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _LETTER = re.compile(r"^(?:(?:final answer|answer|option|the answer is)\s*[:=\-]?\s*)?\(?([A-Za-z])\)?(?:[.):,]|\s*$)", re.I)
@@ -184,30 +184,30 @@ def _is_words(options: list[Option]) -> bool:
 
 
 def user_message(sentence: Sentence, entity: Entity, options: list[Option], query_demos: list[str] = (),
-                 question: str = "full") -> str:
+                 wording: str = "full") -> str:
     """The question: demonstrations if any, the marked sentence, the offered keys (the answer comes next).
 
-    ``question`` (word keys only) is how it ends. ``full``: the span repeated on a ``Span:`` line and the
-    offered keys listed, ``Type (person, …, none):``. ``no-list`` drops the list, ``marked-only`` also the
-    ``Span:`` line (the span is marked in the sentence). The shorter two cost fewer prompt tokens, but on the
-    CoNLL-2003 dev questions the fused decision was right less often with them
-    (``results/wording/question_wording.json``), so runs use ``full``.
+    ``wording`` (word keys only; one of :data:`WORDINGS`) is how it ends. ``full``: the span repeated on a
+    ``Span:`` line and the offered keys listed, ``Type (person, …, none):``. ``no-list`` drops the list,
+    ``marked-only`` also the ``Span:`` line (the span is marked in the sentence). The shorter two evaluate
+    fewer prompt tokens, but on dev they were not shown to be as accurate as ``full``
+    (``results/wording/question_wording.json``), so runs ask the full question.
     """
-    if question not in QUESTIONS:
-        raise ConfigError(f"question must be one of {', '.join(QUESTIONS)}, not {question!r}")
+    if wording not in WORDINGS:
+        raise ConfigError(f"wording must be one of {', '.join(WORDINGS)}, not {wording!r}")
     words = _is_words(options)
-    if question != "full" and not words:
+    if wording != "full" and not words:
         raise ConfigError("only word-key questions can be shortened; letter keys need the offered options listed")
     parts = []
     if query_demos:
         parts.append("Solved examples:\n\n" + "\n\n".join(query_demos) + "\n\nNow the case to solve:")
     marked = marked_sentence(sentence, entity)
-    parts.append(f"<sentence>{marked}</sentence>" if question == "marked-only"
+    parts.append(f"<sentence>{marked}</sentence>" if wording == "marked-only"
                  else render_case(marked, sentence.surface(entity)))
     if not words:
         parts.append("Offered options: " + "; ".join(f"{o.key}. {o.text}" for o in options))
         parts.append("Answer (one letter):")
-    elif question == "full":
+    elif wording == "full":
         parts.append("Type (" + ", ".join(o.key for o in options) + "):")
     else:
         parts.append("Type:")
@@ -223,11 +223,11 @@ def render_demos(bank, demos, keys: str = "words") -> list[str]:
 
 
 def build_request(schema: Schema, sentence: Sentence, entity: Entity, options: list[Option], fixed_demos: list[str] = (),
-                  query_demos: list[str] = (), question: str = "full") -> LinkRequest:
+                  query_demos: list[str] = (), wording: str = "full") -> LinkRequest:
     """The chat request of one question; ``choices`` are the offered keys whose probabilities we want."""
     keys = "words" if _is_words(options) else "letters"
     messages = [{"role": "system", "content": system_message(schema, list(fixed_demos), keys)},
-                {"role": "user", "content": user_message(sentence, entity, options, list(query_demos), question)}]
+                {"role": "user", "content": user_message(sentence, entity, options, list(query_demos), wording)}]
     req = LinkRequest.of(messages, answer_schema(options))
     return LinkRequest(req.messages, req.answer_schema, tuple(o.key for o in options),
                        tuple(o.key for o in keyed(schema, keys)))
@@ -367,13 +367,16 @@ class MultipleChoice:
     """
 
     def __init__(self, schema: Schema, k: int | None, fixed_w: float | None, bank=None, keys: str = "words",
-                 question: str = "full"):
+                 wording: str = "full"):
         from linkner.link.fusion import Fusion
 
         keyed(schema, keys)  # too many labels for letters, or two options answered alike, fails here, before any call
-        if question not in QUESTIONS or (question != "full" and keys != "words"):
-            raise ConfigError(f"question {question!r} needs word keys and one of {', '.join(QUESTIONS)}")
-        self.schema, self.k, self.bank, self.keys, self.question = schema, k, bank, keys, question
+        if wording not in WORDINGS:
+            raise ConfigError(f"wording must be one of {', '.join(WORDINGS)}, not {wording!r}")
+        if wording != "full" and (keys != "words" or bank is not None):
+            # letters need the offered options listed; demonstrations are rendered with the full question
+            raise ConfigError(f"the {wording!r} wording needs word keys and no demonstrations")
+        self.schema, self.k, self.bank, self.keys, self.wording = schema, k, bank, keys, wording
         self.fusion = Fusion(fixed_w)
         self.fixed = render_demos(bank, bank.fixed, keys) if bank is not None and not bank.retrieve else []
         self.note: str | None = None
@@ -384,7 +387,7 @@ class MultipleChoice:
     def request(self, sentence: Sentence, entity: Entity) -> LinkRequest:
         query = (render_demos(self.bank, self.bank.for_query(sentence), self.keys)
                  if self.bank is not None and self.bank.retrieve else [])
-        return build_request(self.schema, sentence, entity, self.options(entity), self.fixed, query, self.question)
+        return build_request(self.schema, sentence, entity, self.options(entity), self.fixed, query, self.wording)
 
     def choice(self, entity: Entity, answer):
         """The :class:`~linkner.link.fusion.Choice` of one answered entity (``answer``: a LinkAnswer)."""

@@ -89,11 +89,13 @@ def _load_predictions(path: str | Path, what: str) -> list[Sentence]:
 class Linker:
     """Builds requests for items and turns the backend's answers into decisions."""
 
-    def __init__(self, cfg: LinkConfig, schema: Schema, backend: Backend, cache: AnswerCache, bank: DemoBank | None):
+    def __init__(self, cfg: LinkConfig, schema: Schema, backend: Backend, cache: AnswerCache, bank: DemoBank | None,
+                 wording: str = "full"):
         self.cfg, self.schema, self.backend, self.cache, self.bank = cfg, schema, backend, cache, bank
         self.fixed = bank.render(bank.fixed) if bank and not bank.retrieve else []
-        # fuse: multiple-choice questions whose option probabilities are pooled with the local ones
-        self.choice = (MultipleChoice(schema, cfg.options_k, cfg.fusion_weight, bank, cfg.option_keys)
+        # fuse: multiple-choice questions whose option probabilities are pooled with the local ones (``wording``:
+        # how they end, options.WORDINGS; runs ask the full question, the wording study the others too)
+        self.choice = (MultipleChoice(schema, cfg.options_k, cfg.fusion_weight, bank, cfg.option_keys, wording)
                        if cfg.decision == "fuse" else None)
         self.stats = CallStats()
         self.ready = False

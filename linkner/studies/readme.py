@@ -160,26 +160,30 @@ WORDING_TEXT = {"full": "full (what runs ask)", "no-list": "no key list", "marke
 
 def _wording(root: Path) -> list[str]:
     """The question-wording study (``results/wording``): a cheaper question against accuracy, on dev."""
+    from linkner.link.options import WORDINGS
+
     w = read_numbers(root / "wording" / "question_wording.json")
     if not w:
         return []
-    out = [f"**Question wording** (dev only, `results/wording/question_wording.json`; the {w['questions']['full']['questions']} "
-           f"dev questions the tuning of {system_label(w['run'].split('/')[0])} on {w['run'].split('/')[1].split('-')[0]} asks, candidates off, in each wording; right = the LLM alone / "
-           "the fused decision with w fitted on these answers is the gold label or O; vs full = the difference in "
-           "the fused decision's accuracy, 95 % paired bootstrap over the same questions; tuning = the dev ΔF1 its "
-           "τ rule certifies, or none when it routes none; seconds as measured when the answers were made, one wording "
-           "after another on the same machine with nothing else running)", ""]
+    rows_in = w["wordings"]
+    out = [f"**Question wording** (dev only, `results/wording/question_wording.json`; the {rows_in['full']['questions']} "
+           f"dev questions that tuning {system_label(w['system'])} on {w['evalset']} asks, candidates off, in each wording; "
+           "right = equals the gold label (O when the span is no entity): the LLM alone / the fused decision "
+           f"cross-fitted ({w['folds']} folds: w fitted on the others) / fused in sample (w fitted on all, what tuning "
+           "maximises); vs full = the difference in cross-fitted fused accuracy, 95 % paired bootstrap over the same "
+           "questions; tuning = the dev ΔF1 its τ rule certifies, or none; tokens = evaluated after the cached "
+           "system message, the cost to compare; seconds as measured when the answers were made)", ""]
     rows = []
-    for q, r in sorted(w["questions"].items(), key=lambda kv: list(WORDING_TEXT).index(kv[0]) if kv[0] in WORDING_TEXT else 99):
+    for q in [x for x in WORDINGS if x in rows_in]:
+        r = rows_in[q]
         v = (r.get("vs_full") or {}).get("fused")
         t = r["tuning"]
         rows.append([WORDING_TEXT.get(q, q), _num(r["evaluated_tokens_per_answer"], 1), _num(r["seconds_per_answer"], 2),
-                     f"{r['llm_right']} / {r['fused_right']} (w = {r['w']:g})",
+                     f"{r['llm_right']} / {r['fused_right']} / {r['fused_right_in_sample']} (w = {r['w']:g})",
                      "" if v is None else f"{100 * v['delta']:+.1f} [{100 * v['ci95'][0]:+.1f}, {100 * v['ci95'][1]:+.1f}]",
                      "routes none" if t["route_none"] else f"{_pct(t['dev_delta_f1'])} {_ci(t['dev_delta_f1_ci95'])}"])
-    out += _table(["question", "evaluated tokens / answer", "s / answer", "right: LLM / fused",
-                   "fused vs full (accuracy points, 95 % CI)",
-                   "tuning: dev Δ F1 (95 % CI)"], rows)
+    out += _table(["question", "evaluated tokens / answer", "s / answer", "right: LLM / fused / in sample",
+                   "fused vs full (accuracy points, 95 % CI)", "tuning: dev Δ F1 (95 % CI)"], rows)
     out.append("")
     return out
 

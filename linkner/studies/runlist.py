@@ -218,7 +218,7 @@ COMMANDS: list[Command] = [
     Command(("results/studies/*.json",), "python -m linkner.studies.runs studies",
             note="recomputed from results/local and results/link; a test checks they equal the committed files"),
     Command(("results/wording/*",), "python -m linkner.studies.wording",
-            note="dev only: the CoNLL-2003 SpanNER run's 200 dev questions in three wordings; answers from its own "
+            note="dev only: the CoNLL-2003 SpanNER run's dev tuning questions in each wording; answers from its own "
                  "cache (results/wording/llm-answers.jsonl); needs that system's dev predictions under runs/preds"),
     Command(("results/llm-answers.jsonl",), "every link run appends its LLM answers here (the answer cache)"),
     Command(("results/demo_reference/*",), "linkner demo --out /tmp/demo-ref && "

@@ -120,17 +120,22 @@ def cost_table(numbers: dict) -> pd.DataFrame:
 
 def wording_table(numbers: dict) -> pd.DataFrame:
     """The question-wording study (:mod:`linkner.studies.wording`): per wording, its cost and how often the
-    LLM alone and the fused decision were right on the same dev questions, and what dev tuning certified."""
+    LLM alone and the fused decision (cross-fitted, and in sample) were right on the same dev questions, the
+    paired difference from the full question, and what dev tuning certified."""
+    from linkner.link.options import WORDINGS
+
+    got = numbers.get("wordings") or {}
     rows = []
-    for q, r in (numbers.get("questions") or {}).items():
+    for q in [x for x in WORDINGS if x in got]:
+        r = got[q]
         v, t = (r.get("vs_full") or {}).get("fused"), r["tuning"]
-        rows.append({"question": q, "evaluated tokens / answer": r["evaluated_tokens_per_answer"],
+        rows.append({"wording": q, "evaluated tokens / answer": r["evaluated_tokens_per_answer"],
                      "s / answer": r["seconds_per_answer"], "questions": r["questions"], "LLM right": r["llm_right"],
-                     "fused right": r["fused_right"], "w": r["w"],
-                     "fused vs full": None if v is None else v["delta"],
-                     "vs full 95 % CI": None if v is None else tuple(v["ci95"]),
+                     "fused right (cross-fitted)": r["fused_right"], "fused right (in sample)": r["fused_right_in_sample"],
+                     "w": r["w"], "fused vs full": None if v is None else v["delta"],
+                     "vs full 95 % CI": None if v is None else tuple(round(x, 4) for x in v["ci95"]),
                      "tuning routes none": t["route_none"], "dev ΔF1": t["dev_delta_f1"]})
-    return pd.DataFrame(rows).set_index("question").round(4) if rows else pd.DataFrame()
+    return pd.DataFrame(rows).set_index("wording").round(4) if rows else pd.DataFrame()
 
 
 def paper_table(numbers: dict) -> pd.DataFrame:
