@@ -18,12 +18,10 @@ from linkner.data.types import Entity, Sentence
 from linkner.link.backend import Completion
 from linkner.link.config import LinkConfig, LLMConfig
 from linkner.link.decision import LABEL, REJECT, UNPARSED
+from linkner.link.first_token import choice_probs, first_token_candidates, key_of_token
 from linkner.link.fusion import Choice, Fusion, argmax, estimate_reliability, fit_weight, fuse, pool, smoothed_onehot
 from linkner.link.options import (
     build_request,
-    choice_probs,
-    first_token_candidates,
-    key_of_token,
     keyed,
     local_distribution,
     offered,

@@ -120,11 +120,11 @@ class LlamaCppBackend:
     def _word_tokens(self, keys: tuple[str, ...]) -> list[list[int]]:
         """For each word key, every vocabulary token that starts it and no other key.
 
-        The rule is :func:`linkner.link.options.key_of_token`, the one the OpenAI-compatible and Ollama
+        The rule is :func:`linkner.link.first_token.key_of_token`, the one the OpenAI-compatible and Ollama
         backends apply to ``top_logprobs``, applied here to the whole vocabulary (its pieces are decoded
         once per model, about a second), so both ways of asking one model give the same probabilities.
         """
-        from linkner.link.options import key_of_token
+        from linkner.link.first_token import key_of_token
 
         if keys not in self._word_ids:
             if self._pieces is None:

@@ -22,7 +22,7 @@ import time
 from linkner.errors import LLMError
 from linkner.link.backend import Completion, LinkRequest, MalformedResponse, TransientLLMError
 from linkner.link.config import LLMConfig
-from linkner.link.options import choice_probs, unique_candidates
+from linkner.link.first_token import choice_probs, unique_candidates
 
 
 def first_token_logprobs(resp) -> list[tuple[str, float]]:

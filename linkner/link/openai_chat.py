@@ -149,7 +149,7 @@ class OpenAIBackend:
             with self._mode_lock:
                 self._modes = [mode]  # remember the format that worked
             if request.choices:
-                from linkner.link.options import choice_probs, first_token_candidates
+                from linkner.link.first_token import choice_probs, first_token_candidates
 
                 completion.option_probs, mass = choice_probs(first_token_candidates(raw.http_response.content),
                                                              request.choices, request.keys)

@@ -11,7 +11,7 @@ Two kinds of key (``--option-keys``):
 
 * ``words`` (the default): the key is the type's own option word (``person``, ``location``, ``none`` for
   not an entity) and its probability is the first-token mass of the tokens that start that word and no
-  other (:func:`key_of_token`). The question ends with ``Type (person, organization, …, none):``. A small
+  other (:func:`~linkner.link.first_token.key_of_token`). The question ends with ``Type (person, organization, …, none):``. A small
   LLM maps a letter back to its definition poorly: on the WNUT-17 dev questions the 1.5B Qwen alone, and
   the fused decision, were right more often with words, and the question is shorter, so it is also
   faster. The ``-letters`` ablation runs set both on the same predictions (``results/studies/ablation.json``).
@@ -36,6 +36,7 @@ from linkner.errors import ConfigError
 from linkner.link.backend import LinkRequest
 from linkner.link.config import OPTION_KEYS
 from linkner.link.decision import LABEL, REJECT
+from linkner.link.first_token import key_of_token
 from linkner.link.fusion import NONE
 from linkner.link.parse import _from_json, parse_answer
 from linkner.link.prompts import NONE_OPTION, Schema, marked_sentence, render_case
@@ -278,83 +279,6 @@ def option_probs(record_probs: dict[str, float] | None, options: list[Option]) -
     p = {o.label: float(record_probs.get(o.key, 0.0)) for o in options}
     total = sum(p.values())
     return {k: v / total for k, v in p.items()} if total > 0 else None
-
-
-
-def key_of_token(token: str | None, keys: tuple[str, ...]) -> str | None:
-    """The key a first answer token stands for, or ``None``.
-
-    A letter key needs the letter itself (``"B"``, ``" B"``, ``"B."``). A word key is usually split into
-    several tokens, and only the first is scored, so a token stands for a word key when it is the start
-    of that word and of no other key (``" organ"`` → ``organization``, any case); a token that starts two
-    keys says nothing about which one and is not counted.
-    """
-    t = (token or "").strip().rstrip(".):")
-    if t in keys:  # a letter (only exactly), or a whole word as written
-        return t
-    t = t.rstrip(",").lstrip("\"'(")  # a word key may come quoted or followed by a comma
-    if not t:
-        return None
-    low = t.lower()
-    words = [k for k in keys if len(k) > 1]
-    whole = [k for k in words if k.lower() == low]  # the whole word, in any case ("Apple" with apple and applet)
-    if whole:
-        return whole[0]
-    hits = [k for k in words if k.lower().startswith(low)]
-    return hits[0] if len(hits) == 1 else None
-
-
-def choice_probs(candidates: list[tuple[str, float]], keys: tuple[str, ...],
-                 space: tuple[str, ...] = ()) -> tuple[dict[str, float] | None, float]:
-    """Option probabilities from first-token ``(token text, logprob)`` candidates (``top_logprobs``).
-
-    Tokens standing for the same key (``"B"``, ``" B"``, ``"B."``; ``"person"``, ``" Person"``,
-    ``" pers"``: :func:`key_of_token`, against ``space``, every key of the schema) are summed; the result
-    is renormalised over the offered ``keys``. Also returns
-    the probability mass the keys had among the candidates (how sure the model was to answer with a key
-    at all). ``None`` when no key is among the candidates.
-    """
-    import math
-
-    mass = {k: 0.0 for k in keys}
-    for token, logprob in candidates:
-        k = key_of_token(token, space or keys)  # matched against every key, so an unoffered one takes its own
-        if k in mass and logprob is not None:
-            mass[k] += math.exp(float(logprob))
-    total = sum(mass.values())
-    if total <= 0:
-        return None, 0.0
-    return {k: v / total for k, v in mass.items()}, total
-
-
-def first_token_candidates(body: bytes | str) -> list[tuple[str, float]]:
-    """``(token, logprob)`` of the first generated token's ``top_logprobs`` in an OpenAI-style chat reply
-    (``choices[0].logprobs.content[0]``); empty when the server sent none (it then falls back to parsing)."""
-    import json
-
-    try:
-        data = json.loads(body)
-        first = data["choices"][0]["logprobs"]["content"][0]
-    except (ValueError, KeyError, IndexError, TypeError):
-        return []
-    if not isinstance(first, dict):
-        return []
-    out = [(first.get("token"), first.get("logprob"))]
-    for alt in first.get("top_logprobs") or []:
-        if isinstance(alt, dict):
-            out.append((alt.get("token"), alt.get("logprob")))
-    return unique_candidates(out)
-
-
-def unique_candidates(pairs: list[tuple]) -> list[tuple[str, float]]:
-    """Well-typed ``(token, logprob)`` pairs, each token once: the chosen token is usually listed among the
-    alternatives too, and counting it twice would inflate its option's probability."""
-    seen, uniq = set(), []
-    for tok, lp in pairs:
-        if isinstance(tok, str) and isinstance(lp, (int, float)) and tok not in seen:
-            seen.add(tok)
-            uniq.append((tok, float(lp)))
-    return uniq
 
 
 class MultipleChoice:
