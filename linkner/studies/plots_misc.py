@@ -180,7 +180,10 @@ def bench_overview(numbers: dict) -> tuple[plt.Figure, dict]:
         ax[4].set_xlabel("seconds per routed entity (wall)")
         ax[4].invert_yaxis()
         per_k = (ln.get("routing") or {}).get("routed_per_1000_sentences")
-        ax[4].set_title(f"LLM linking cost ({per_k:.0f} routed / 1,000 sentences)" if per_k is not None else "LLM linking cost")
+        threads = sorted({v.get("threads") for v in (ln.get("local") or {}).values() if v.get("threads")})
+        on = f", {'/'.join(map(str, threads))} llama.cpp thread{'s' if threads != [1] else ''}" if threads else ""
+        ax[4].set_title(f"LLM linking cost ({per_k:.0f} routed / 1,000 sentences{on})" if per_k is not None
+                        else f"LLM linking cost{on}")
     else:
         empty(ax[4], "LLM linking cost")
     plotted["linking_seconds_per_entity"] = link_cost
