@@ -10,6 +10,12 @@ either way gives the same probabilities.
 from __future__ import annotations
 
 
+def is_word_keys(keys) -> bool:
+    """Whether option keys are words (``"person"``, ``"none"``) rather than letters: a letter key is one
+    character, ``none`` is not. The one test of the key kind (prompts, parsing, the in-process scorer)."""
+    return any(len(k) > 1 for k in keys)
+
+
 def key_of_token(token: str | None, keys: tuple[str, ...]) -> str | None:
     """The key a first answer token stands for, or ``None``.
 

@@ -21,6 +21,7 @@ import time
 from linkner.errors import LLMError
 from linkner.link.backend import Completion, LinkRequest
 from linkner.link.config import LLMConfig
+from linkner.link.first_token import is_word_keys, key_of_token
 from linkner.link.gguf import resolve_gguf
 
 
@@ -124,8 +125,6 @@ class LlamaCppBackend:
         backends apply to ``top_logprobs``, applied here to the whole vocabulary (its pieces are decoded
         once per model, about a second), so both ways of asking one model give the same probabilities.
         """
-        from linkner.link.first_token import key_of_token
-
         if keys not in self._word_ids:
             if self._pieces is None:
                 self._pieces = [self._piece(i) for i in range(self._llm.n_vocab())]
@@ -164,8 +163,6 @@ class LlamaCppBackend:
         """Each offered key's token ids: letters as before word keys existed (their runs stay reproducible);
         words by :meth:`_word_tokens` over every key of the schema (``request.keys``), so a token of an
         option that was not offered is not credited to one that was."""
-        from linkner.link.options import is_word_keys
-
         if not is_word_keys(request.choices):
             return [self._letter_tokens(k) for k in request.choices]
         space = request.keys

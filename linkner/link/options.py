@@ -36,7 +36,7 @@ from linkner.errors import ConfigError
 from linkner.link.backend import LinkRequest
 from linkner.link.config import OPTION_KEYS
 from linkner.link.decision import LABEL, REJECT
-from linkner.link.first_token import key_of_token
+from linkner.link.first_token import is_word_keys, key_of_token
 from linkner.link.fusion import NONE
 from linkner.link.parse import _from_json, parse_answer
 from linkner.link.prompts import NONE_OPTION, Schema, marked_sentence, render_case
@@ -174,14 +174,21 @@ def system_message(schema: Schema, fixed_demos: list[str] = (), keys: str = "wor
     return "\n".join(lines)
 
 
-def is_word_keys(keys) -> bool:
-    """Whether option keys are words (``"person"``, ``"none"``) rather than letters: a letter key is one
-    character, ``none`` is not. The one test of the key kind (prompts, parsing, the in-process scorer)."""
-    return any(len(k) > 1 for k in keys)
-
-
 def _is_words(options: list[Option]) -> bool:
     return is_word_keys(o.key for o in options)
+
+
+def check_wording(wording: str, words: bool, demos: bool = False) -> None:
+    """Refuse a wording this question cannot be asked in (:class:`ConfigError`): an unknown one, a short
+    one with letter keys (they need the offered options listed) or with demonstrations (those are
+    rendered with the full question). One check for :func:`user_message` and, before any call,
+    :class:`MultipleChoice`."""
+    if wording not in WORDINGS:
+        raise ConfigError(f"wording must be one of {', '.join(WORDINGS)}, not {wording!r}")
+    if wording != "full" and (not words or demos):
+        why = ("letter keys need the offered options listed" if not words
+               else "demonstrations are rendered with the full question")
+        raise ConfigError(f"the {wording!r} wording needs word keys and no demonstrations: {why}")
 
 
 def user_message(sentence: Sentence, entity: Entity, options: list[Option], query_demos: list[str] = (),
@@ -194,11 +201,8 @@ def user_message(sentence: Sentence, entity: Entity, options: list[Option], quer
     fewer prompt tokens, but on dev they were not shown to be as accurate as ``full``
     (``results/wording/question_wording.json``), so runs ask the full question.
     """
-    if wording not in WORDINGS:
-        raise ConfigError(f"wording must be one of {', '.join(WORDINGS)}, not {wording!r}")
     words = _is_words(options)
-    if wording != "full" and not words:
-        raise ConfigError("only word-key questions can be shortened; letter keys need the offered options listed")
+    check_wording(wording, words)
     parts = []
     if query_demos:
         parts.append("Solved examples:\n\n" + "\n\n".join(query_demos) + "\n\nNow the case to solve:")
@@ -295,11 +299,7 @@ class MultipleChoice:
         from linkner.link.fusion import Fusion
 
         keyed(schema, keys)  # too many labels for letters, or two options answered alike, fails here, before any call
-        if wording not in WORDINGS:
-            raise ConfigError(f"wording must be one of {', '.join(WORDINGS)}, not {wording!r}")
-        if wording != "full" and (keys != "words" or bank is not None):
-            # letters need the offered options listed; demonstrations are rendered with the full question
-            raise ConfigError(f"the {wording!r} wording needs word keys and no demonstrations")
+        check_wording(wording, keys == "words", bank is not None)
         self.schema, self.k, self.bank, self.keys, self.wording = schema, k, bank, keys, wording
         self.fusion = Fusion(fixed_w)
         self.fixed = render_demos(bank, bank.fixed, keys) if bank is not None and not bank.retrieve else []
