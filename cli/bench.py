@@ -26,6 +26,8 @@ def bench(
     sentences: int = typer.Option(None, help="Use the first N test sentences (default: all)."),
     repeats: int = typer.Option(5, help="Timed repeats per measurement (medians are reported)."),
     threads: int = typer.Option(None, help="torch threads (default: torch's choice, the cores)."),
+    llm_threads: int = typer.Option(None, "--llm-threads", min=1,
+                                    help="llama.cpp threads, in process and for the server (default: half the cores)."),
     llm_models: str = typer.Option(None, "--llm-models", help="Comma-separated LLM presets (default: every installed one)."),
     link_entities: int = typer.Option(100, help="Entities asked per LLM."),
     server: bool = typer.Option(True, "--server/--no-server", help="Benchmark python -m llama_cpp.server too."),
@@ -39,7 +41,8 @@ def bench(
 
     cfg = BenchConfig(
         checkpoint=str(checkpoint), hf_checkpoint=str(hf_checkpoint), out=str(out), parts=tuple(_csv(only) or PARTS),
-        data=data, sentences=sentences, repeats=repeats, threads=threads, llm_models=_csv(llm_models),
+        data=data, sentences=sentences, repeats=repeats, threads=threads, llm_threads=llm_threads,
+        llm_models=_csv(llm_models),
         link_entities=link_entities, server=server, server_model=server_model, train_steps=train_steps,
         isolate=not in_process, quick=quick,
     )

@@ -62,7 +62,7 @@ def link(
     timeout: float = option(_L.timeout_s, "Seconds per request."),
     retries: int = option(_L.retries, "Retries per request on transient errors (exponential back-off)."),
     n_ctx: int = option(_L.n_ctx, "Context size (llama-cpp; num_ctx for ollama)."),
-    n_threads: int = option(None, "llama-cpp threads (default: all cores)."),
+    n_threads: int = option(None, "llama-cpp threads (default: half the cores)."),
     structured: str = option(_L.structured, "auto | json_schema | json_object | off (constrained answers)."),
     seed: int = option(_D.seed, "Seed for demonstrations, the dev tuning sample and the bootstraps."),
     cache: Path = option(None, "Answer cache file (default: $LINKNER_CACHE/llm-answers.jsonl)."),

@@ -50,12 +50,33 @@ def versions(packages: tuple[str, ...] = PACKAGES) -> dict:
     return {"python": platform.python_version(), **{p: v for p in packages if (v := _version(p))}}
 
 
+def llama_cpp_kernels() -> list[str] | None:
+    """The CPU kernels the loaded llama.cpp build was compiled with (``["AVX", "AVX2", …, "AVX512"]``),
+    or ``None`` where this process has not imported ``llama_cpp`` (it is not imported just to ask).
+
+    What a wheel was built with depends on the CPU it was built on (noxfile: ``llama_cmake``), and the
+    same version answers at a different speed with other kernels (``results/bench/llama-build/``), so a
+    timing without it cannot be compared."""
+    llama_cpp = sys.modules.get("llama_cpp")
+    if llama_cpp is None:
+        return None
+    try:
+        info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
+    except Exception:  # an old or broken binding: the record goes without it
+        return None
+    cpu = info.split("CPU :", 1)[1] if "CPU :" in info else info
+    return [k.strip() for k, _, v in (f.partition("=") for f in cpu.split("|")) if v.strip() == "1" and k.strip()]
+
+
 def machine() -> dict:
-    """The machine, and torch's thread count where the process imported torch."""
+    """The machine; torch's thread count and llama.cpp's kernels where the process imported them."""
     out = {"platform": platform.platform(), "processor": platform.machine(), "cpu": cpu_model(), "cpu_count": os.cpu_count()}
     torch = sys.modules.get("torch")
     if torch is not None:
         out["torch_threads"] = torch.get_num_threads()
+    kernels = llama_cpp_kernels()
+    if kernels is not None:
+        out["llama_cpp_kernels"] = kernels
     return out
 
 

@@ -156,6 +156,7 @@ def test_figure_draws_partial_results(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["bench", "--only", "inference,gpu"], "unknown benchmark part"),
     (["bench", "--checkpoint", "{tmp}/nope", "--only", "scaling"], "not a LinkNER checkpoint"),
+    (["bench", "--llm-threads", "0", "--only", "linking"], "--llm-threads"),
 ])
 def test_cli_user_errors(tmp_path, args, message):
     res = CliRunner().invoke(app, [a.format(tmp=tmp_path) for a in args] + ["--out", str(tmp_path / "o")])
@@ -173,3 +174,8 @@ def test_quick_linking_with_smollm2(tiny, tmp_path, monkeypatch):
     ln = res["parts"]["linking"]["numbers"]
     local = ln["local"]["smollm2-135m"]
     assert local["seconds_per_routed_entity"] > 0 and local["cache_speedup"] > 1, ln
+    assert local["threads"] == 1 and "AVX2" in local["kernels"], local  # what the timing depends on
+    fresh = ln["cases"]["local-smollm2-135m"]["fresh"]
+    # every fresh answer, in order, for comparing builds or machines question by question
+    assert len(fresh["answers"]) == fresh["calls"] > 0
+    assert all(a["seconds"] > 0 and abs(sum(a["probs"].values()) - 1) < 1e-3 for a in fresh["answers"]), fresh["answers"]

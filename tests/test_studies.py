@@ -315,3 +315,31 @@ def test_ablation_rows_carry_a_paired_interval_against_the_default_run(results):
     put("wnut17-honest-tiny-llm-nocand", variant, base=default)
     with pytest.raises(DataError, match="did not link the same local predictions"):
         L.ablation(results)
+
+
+def test_shared_sentences_counts_routed_spans_after_a_sentences_first(tmp_path, monkeypatch):
+    """Kept, rejected and candidate spans marked routed count once each; only main honest runs count."""
+    run = tmp_path / "link" / "sys" / "run"
+    run.mkdir(parents=True)
+    r = {"routed": True}
+    sents = [{"entities": [{"start": 0, "end": 1, **r}, {"start": 2, "end": 3, "routed": False}],
+              "rejected": [{"start": 4, "end": 5, **r}], "candidates": [{"start": 0, "end": 1, **r}, {"start": 6, "end": 8, **r}]},
+             {"entities": [{"start": 1, "end": 2, **r}]}, {"entities": []}]
+    (run / "linked.jsonl").write_text("\n".join(json.dumps(s) for s in sents) + "\n")
+    rec = {"key": "sys/run", "evalset": "x", "main": True, "protocol": "honest"}
+    monkeypatch.setattr(L, "link_runs", lambda root: [rec, {**rec, "main": False}, {**rec, "protocol": "paper"}])
+    out = L.shared_sentences(tmp_path)
+    # sentence 1: (0,1) kept and also listed as a candidate, (4,5) rejected, (6,8) a candidate: 3 routed, 2 after the first
+    assert out["runs"] == [{"key": "sys/run", "evalset": "x", "routed": 4, "after_first_in_sentence": 2}]
+    assert out["fraction"] == 0.5
+
+
+def test_shared_sentences_agree_with_each_committed_runs_routed_count():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "results"
+    out = L.shared_sentences(root)
+    assert out["runs"], "no main honest run with its linked.jsonl is committed"
+    for row in out["runs"]:
+        metrics = json.loads((root / "link" / row["key"] / "metrics.json").read_text())
+        assert row["routed"] == metrics["routing"]["routed"], row

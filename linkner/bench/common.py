@@ -63,7 +63,7 @@ class BenchConfig:
     server_model: str | None = None  # None: qwen2.5-coder-0.5b if installed, else the smallest installed
     concurrency: tuple[int, ...] = (1, 4)
     server_rounds: int = 3  # runs per concurrency level, in alternating order (median)
-    llm_threads: int | None = None  # llama.cpp threads (None: the cores)
+    llm_threads: int | None = None  # llama.cpp threads (None: half the cores, the backend's default)
     # training
     train_encoder: str = "minilm"
     train_split: str = "train"

@@ -171,9 +171,28 @@ def _local(cfg: BenchConfig, model: str) -> dict:
     finally:
         backend.close()
     fresh, hit = _cost(first), _cost(again)
-    return {"model": model, "identity": first["llm"]["model_identity"], "threads": llm.n_threads, "prepare_s": prepare_s, "load_s": load_s,
+    fresh["answers"] = _fresh_answers(cache)
+    from linkner.provenance import llama_cpp_kernels
+
+    return {"model": model, "identity": first["llm"]["model_identity"], "threads": llm.n_threads,
+            "kernels": llama_cpp_kernels(), "prepare_s": prepare_s, "load_s": load_s,
             "fresh": fresh, "cached": hit, "cache_speedup": ratio(fresh["wall_s"], hit["wall_s"]),
             **({"predictions": pre} if pre else {})}
+
+
+def _fresh_answers(cache: Path) -> list[dict]:
+    """Each fresh answer in the order asked: its option probabilities (4 decimals; ``None`` for a
+    generated answer) and model seconds. What lets two builds or machines be compared question by
+    question, for the same answers as well as for speed."""
+    import json
+
+    from linkner.link.cache import is_record
+
+    if not cache.is_file():
+        return []
+    recs = [json.loads(line) for line in cache.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [{"probs": {k: round(float(v), 4) for k, v in r["option_probs"].items()} if r.get("option_probs") else None,
+             "seconds": round(float(r.get("seconds") or 0.0), 4)} for r in recs if is_record(r)]
 
 
 def free_port() -> int:
@@ -283,7 +302,7 @@ def summarize(results: dict[str, dict], cfg: BenchConfig) -> dict:
                 "seconds_per_routed_entity": spe, "model_seconds_per_call": r["fresh"]["model_seconds_per_call"],
                 "cached_seconds_per_entity": r["cached"]["wall_seconds_per_entity"], "cache_speedup": r["cache_speedup"],
                 "llm_seconds_per_1000_sentences": spe * per_k if spe is not None and per_k is not None else None,
-                "threads": r.get("threads"),
+                "threads": r.get("threads"), "kernels": r.get("kernels"),
                 "load_s": r["load_s"], "peak_rss_mb": r.get("peak_rss_mb"),
                 "decisions": r["fresh"]["decisions"], "prompt_tokens_per_call": r["fresh"]["prompt_tokens_per_call"],
             }

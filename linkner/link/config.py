@@ -52,7 +52,7 @@ class LLMConfig:
     seed: int = 0
     max_tokens: int = 32
     n_ctx: int = 2048
-    n_threads: int | None = None  # llama-cpp; None = all cores
+    n_threads: int | None = None  # llama-cpp; None = half the cores (see LlamaCppBackend.health_check)
     keep_alive: str = "30m"  # ollama
     structured: str = "auto"
     timeout_s: float = 60.0

@@ -234,6 +234,34 @@ def cost(root: str | Path) -> dict:
     return {"points": points, "pareto": fronts, "missing": [] if points else ["no honest link run found"]}
 
 
+def shared_sentences(root: str | Path) -> dict:
+    """How often a routed test entity shares its sentence with another routed one, in each main honest run
+    (``linked.jsonl``: spans marked ``routed``, kept, rejected or candidates; read by the README block, not a
+    study file, as the studies are recomputed from the metrics alone).
+
+    What asking all of a sentence's routed spans in one prompt could save: the sentence is evaluated once
+    instead of once per span, so at most the sentence tokens of the questions after a sentence's first.
+    (Consecutive questions on one sentence already share the tokens before the first marked span in the
+    KV cache.)"""
+    import json
+
+    rows = []
+    for r in link_runs(root):
+        path = Path(root) / "link" / r["key"] / "linked.jsonl"
+        if not (r["main"] and r["protocol"] == "honest" and path.is_file()):
+            continue
+        routed = later = 0
+        for line in path.read_text(encoding="utf-8").splitlines():
+            s = json.loads(line)
+            n = len({(e["start"], e["end"]) for k in ("entities", "rejected", "candidates") for e in s.get(k, [])
+                     if e.get("routed")})
+            routed, later = routed + n, later + max(0, n - 1)
+        rows.append({"key": r["key"], "evalset": r["evalset"], "routed": routed, "after_first_in_sentence": later})
+    total, later = sum(x["routed"] for x in rows), sum(x["after_first_in_sentence"] for x in rows)
+    return {"runs": rows, "routed": total, "after_first_in_sentence": later,
+            "fraction": later / total if total else None}
+
+
 def _writer(name: str, fn):
     def run(root: str | Path = "results") -> dict:
         from linkner.studies.experiments import write_results

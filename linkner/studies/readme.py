@@ -80,7 +80,8 @@ def render(root: str | Path = "results") -> str:
                 "too and rejections count as predictions; `linkner/link/merge.py`); 95 % CI = paired bootstrap over test "
                 "sentences (1,000 seeded resamples) of ΔF1 between the local and the linked output, both scored honestly "
                 "(for paper rows too), with the gold entities the linked output fixed/broke; – = a run made before "
-                "the interval was recorded)", ""]
+                "the interval was recorded; s / routed entity = model seconds as recorded when the answers were made, by "
+                "the llama.cpp wheel every committed run used, built with AVX2 kernels only: see llama.cpp build below)", ""]
         rows = []
         for r in runs:
             local_f1, linkner_f1, delta, paper = r["local_f1"], r["linkner_f1"], r["delta_f1"], ""
@@ -110,6 +111,7 @@ def render(root: str | Path = "results") -> str:
     out += _wording(root)
     out += _in_context(root)
     out += _bench(root)
+    out += _llm_cost(root)
     if not out:
         return "No real-run results are committed yet."
     return "\n".join(out).rstrip() + "\n"
@@ -246,6 +248,61 @@ def _bench(root: Path) -> list[str]:
                 for k, v in sorted(train["table"].items())]
         out += _table(["model", "s / CoNLL epoch (extrapolated)", "s / step (batch 32)", "step / raw encoder fwd+bwd"], rows)
         out.append("")
+    return out
+
+
+def _kernels(k: list[str] | None) -> str:
+    """A llama.cpp build's widest vector kernels, in words (``AVX-512`` / ``AVX2 only``)."""
+    if not k:
+        return "kernels not recorded"
+    return "AVX-512 kernels" if "AVX512" in k else "AVX2 kernels only" if "AVX2" in k else "no AVX2 kernels"
+
+
+def _llm_cost(root: Path) -> list[str]:
+    """What a routed entity costs (``results/bench/linking.json``) and what the llama.cpp build changes
+    (``results/bench/llama-build/``, :func:`linkner.studies.llama_build.compare`)."""
+    from linkner.studies.linking import shared_sentences
+    from linkner.studies.llama_build import compare
+
+    out: list[str] = []
+    ln = read_numbers(root / "bench" / "linking.json")
+    local = {m: v for m, v in ((ln or {}).get("local") or {}).items() if v.get("seconds_per_routed_entity")}
+    if local:
+        env = ln.get("environment") or {}
+        kernels = {_kernels(v.get("kernels")) for v in local.values()}
+        out += [f"**Linking cost** (`results/bench/linking.json`; {env.get('cpu', '?')}, llama.cpp in process with "
+                f"{', '.join(sorted(kernels))}; the {ln.get('entities_asked')} most uncertain entities in the first "
+                f"{(ln.get('routing') or {}).get('pool_sentences') or 0:,} CoNLL-2003 test sentences, fused multiple "
+                "choice, each asked once with an empty answer cache, then again from it)", ""]
+        rows = [[m, str(v.get("threads")), _num(v["seconds_per_routed_entity"], 2), _num(v.get("cached_seconds_per_entity"), 4),
+                 _num(v.get("load_s"), 1), _num(v.get("peak_rss_mb"), 0)] for m, v in local.items()]
+        out += _table(["LLM (GGUF, in process)", "llama.cpp threads", "s / routed entity", "s / entity from the cache",
+                       "load s", "peak RSS (MB)"], rows)
+        srv = ln.get("server") or {}
+        if srv.get("seconds_per_routed_entity"):
+            per = ", ".join(f"{k[1:]} at a time {_num(v, 2)}" for k, v in srv["seconds_per_routed_entity"].items())
+            out += ["", f"`python -m llama_cpp.server` ({srv['model']}, llama.cpp threads: {srv.get('threads')}, median of "
+                    f"{srv.get('rounds')} rounds), s per routed entity with requests sent {per}."]
+        out.append("")
+    shared = shared_sentences(root)
+    if shared["routed"]:
+        out += [f"One prompt per sentence, asking about all of its routed spans at once, was not built: in the main honest "
+                f"runs ({len(shared['runs'])} runs, their `linked.jsonl`), {shared['after_first_in_sentence']} of "
+                f"{shared['routed']} routed entities share their sentence with an earlier routed one, so it could spare "
+                "the sentence's tokens on those questions only; and with option scoring one prompt yields the first answer "
+                "token's probabilities for one span, so the later spans would be generated answers.", ""]
+    ab = compare(root)
+    if ab:
+        a, b = ab["builds"]["avx2"], ab["builds"]["avx512"]
+        out += [f"**llama.cpp build** (`results/bench/llama-build/`; {ab['model']}, {ab['threads']} threads, {ab['cpu']}; "
+                f"the same {ab['questions']} questions, the two builds of the same llama-cpp-python installed in turn and "
+                f"alternated): s per routed entity with AVX2 kernels only {', '.join(_num(x, 2) for x in a['seconds_per_routed_entity'])}, "
+                f"with AVX-512 kernels {', '.join(_num(x, 2) for x in b['seconds_per_routed_entity'])}; the AVX-512 build answers "
+                f"{_num(ab['speedup'], 2)}× as fast (paired bootstrap over the questions, 95 % CI "
+                f"[{_num(ab['speedup_ci95'][0], 2)}, {_num(ab['speedup_ci95'][1], 2)}]), so `nox` builds the wheel with "
+                f"the kernels the CPU has. Its answers are not bit-identical: the favoured option is the same on "
+                f"{ab['same_choice']} of {ab['questions']} questions and option probabilities differ by up to "
+                f"{_num(ab['max_abs_prob_diff'], 3)}; committed numbers are re-made from the answer cache, not by asking again.", ""]
     return out
 
 

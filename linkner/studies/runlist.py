@@ -210,7 +210,15 @@ COMMANDS: list[Command] = [
             "linkner bench --checkpoint runs/conll03-ener-minilm --only baselines --repeats 3 --threads 2 --out results/bench"),
     Command(("results/bench/linking.json",),
             "linkner bench --checkpoint runs/conll03-ener-minilm --only linking --link-entities 40 --repeats 3 "
-            "--threads 2 --out results/bench"),
+            "--threads 2 --llm-threads 2 --out results/bench"),
+    Command(("results/bench/llama-build/*",),
+            "W=~/.cache/linkner/wheels/llama-cpp-python-0.3.36-avx-avx2-fma-f16c; for r in 1 2; do for b in avx2 avx512; do "
+            "pip install --force-reinstall --no-deps $(ls -d $W$([ $b = avx512 ] && echo '-avx512*'))/*.whl && "
+            "linkner bench --checkpoint runs/conll03-ener-minilm --only linking --link-entities 40 --threads 2 --llm-threads 2 "
+            "--llm-models qwen2.5-coder-1.5b --no-server --out results/bench/llama-build/$b-r$r; done; done",
+            note="the same llama-cpp-python built with AVX2 kernels only and with the AVX-512 ones too (both wheels built "
+                 "by the noxfile's llama_cmake; the second only on a CPU with AVX-512), installed in turn, builds "
+                 "alternated; read by linkner.studies.llama_build.compare"),
     Command(("results/bench/hf_tagger_train.json",),
             "python -m linkner.baselines.hf_tagger --out runs/hf-tagger-minilm --threads 2 && "
             "cp runs/hf-tagger-minilm/train_metrics.json results/bench/hf_tagger_train.json"),

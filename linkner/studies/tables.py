@@ -152,3 +152,19 @@ def paper_table(numbers: dict) -> pd.DataFrame:
 
 def differences(numbers: dict) -> str:
     return "\n".join(f"- {d}" for d in numbers.get("differences", []))
+
+
+def build_table(build: dict | None) -> pd.DataFrame:
+    """The llama.cpp build comparison (:func:`linkner.studies.llama_build.compare`): one row per build."""
+    if not build:
+        return pd.DataFrame()
+    return pd.DataFrame([{"build": b, "kernels": ", ".join(v["kernels"] or []), "runs": ", ".join(v["runs"]),
+                          "s / routed entity per run": ", ".join(f"{x:.2f}" for x in v["seconds_per_routed_entity"])}
+                         for b, v in build["builds"].items()])
+
+
+def shared_table(shared: dict) -> pd.DataFrame:
+    """Routed entities per main honest run, and how many share a sentence with an earlier routed one
+    (:func:`linkner.studies.linking.shared_sentences`)."""
+    return pd.DataFrame([{"run": r["key"], "routed": r["routed"], "after the first in their sentence": r["after_first_in_sentence"]}
+                         for r in shared["runs"]])
