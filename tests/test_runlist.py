@@ -89,6 +89,10 @@ def test_link_entries_match_what_their_files_record(run):
             "max_calls": run.max_calls, "max_routed": run.max_routed, "shots": run.shots, "retrieve": run.retrieve,
             "llm": run.llm, "llm_threads": run.llm_threads, "n_ctx": run.n_ctx}
     assert got == want
+    if cfg.get("cache") is not None:  # (the earliest runs did not record it)
+        assert cfg["cache"] == f"results/{run.cache or 'llm-answers.jsonl'}"
+    if run.cache:  # a re-asked run says which llama.cpp kernels answered it
+        assert "AVX512" in m["machine"]["llama_cpp_kernels"], m["machine"]
     if "decision" in cfg:  # made by today's pipeline: every setting is recorded
         assert (cfg["decision"], cfg["candidates"]) == (run.decision, run.candidates)
         if cfg["decision"] == "fuse":  # fused runs made before word keys recorded none: they asked with letters

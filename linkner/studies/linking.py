@@ -127,14 +127,15 @@ def versus(base: dict, other: dict) -> dict | None:
     return {"delta_f1": delta, "ci95": [lo, hi], "sentences": int(local_a.shape[0]), "resamples": resamples, "seed": seed}
 
 
-ABLATIONS = ("", "letters", "nocand", "replace")  # run variants: today's default, letter keys, no candidates, the paper's rule
+# run variants: today's default, letter keys, no candidates, the paper's rule; the default re-asked by the AVX-512 build
+ABLATIONS = ("", "letters", "nocand", "replace", "avx512")
 VARIANT_NAMES = ("default", *ABLATIONS[1:])  # as the ablation rows name them
 
 
 def ablation(root: str | Path) -> dict:
     """Per system and test set with at least one ablation run: today's default (fuse + candidates) beside the
     same system asking with letter keys (``-letters``), without honest candidates (``-nocand``) and with the
-    paper's rule (``-replace``), each
+    paper's rule (``-replace``), and asked again from scratch by another llama.cpp build (``-avx512``), each
     with ΔF1 over the local model, its 95 % paired-bootstrap interval and the entities fixed/broken, and
     (``vs_default``) its ΔF1 over the default run itself with a paired interval (:func:`versus`).
 
@@ -159,7 +160,7 @@ def ablation(root: str | Path) -> dict:
                          "tune_max_calls": (r["tuning"] or {}).get("dev_cap"),
                          "vs_default": None if base is None or r is base else versus(base, r)})
     rows.sort(key=lambda x: (eval_rank(x["evalset"]), x["system"], x["llm"], VARIANT_NAMES.index(x["variant"])))
-    return {"rows": rows, "missing": [] if rows else ["no ablation run (-letters, -nocand, -replace) found"]}
+    return {"rows": rows, "missing": [] if rows else ["no ablation run (-letters, -nocand, -replace, -avx512) found"]}
 
 
 def in_context(root: str | Path) -> dict:
@@ -236,8 +237,9 @@ def cost(root: str | Path) -> dict:
 
 def shared_sentences(root: str | Path) -> dict:
     """How often a routed test entity shares its sentence with another routed one, in each main honest run
-    (``linked.jsonl``: spans marked ``routed``, kept, rejected or candidates; read by the README block, not a
-    study file, as the studies are recomputed from the metrics alone).
+    (``linked.jsonl``: spans marked ``routed``, kept, rejected or candidates). Those files are not committed
+    (their size), so :func:`run_shared_sentences` writes the counts to ``results/cost/shared_sentences.json``
+    for the README and notebook 07.
 
     What asking all of a sentence's routed spans in one prompt could save: the sentence is evaluated once
     instead of once per span, so at most the sentence tokens of the questions after a sentence's first.
@@ -271,6 +273,14 @@ def _writer(name: str, fn):
     run.__name__ = f"run_{name}"
     run.__doc__ = f"Compute the {name} study from ``<root>/link`` and write ``<root>/studies/{name}.json``."
     return run
+
+
+def run_shared_sentences(root: str | Path = "results") -> dict:
+    """Write :func:`shared_sentences` to ``<root>/cost/shared_sentences.json`` (needs the runs' linked.jsonl)."""
+    from linkner.studies.experiments import write_results
+
+    return write_results(Path(root) / "cost" / "shared_sentences.json", shared_sentences(root),
+                         {"study": "shared_sentences", "root": str(root)})
 
 
 run_threshold = _writer("threshold", threshold)

@@ -164,7 +164,8 @@ def ablation(numbers: dict) -> tuple[plt.Figure, dict]:
             seen.setdefault(lab, h)
         ax.legend(seen.values(), seen.keys(), fontsize=7, loc="best")
     ax.set_ylabel("ΔF1, LinkNER − local (F1 points)")
-    ax.set_title("Ablation, honest protocol: default (fuse + candidates), letter keys, without candidates, the paper's replace")
+    ax.set_title("Ablation, honest protocol: default (fuse + candidates), letter keys, without candidates, the paper's "
+                 "replace, the default re-asked by the AVX-512 llama.cpp build")
     fig.tight_layout()
     return fig, plotted
 

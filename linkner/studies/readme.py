@@ -96,7 +96,8 @@ def render(root: str | Path = "results") -> str:
             decision = _decision(r)
             if r["decision"] == "fuse" and r["protocol"] == "honest" and r["candidates"] != "none":
                 decision += f" + {r['candidates']} candidates" + ("" if r["candidates_used"] else " (off: no dev support)")
-            rows.append([r["evalset"], model_label(r["model"], r.get("tag", "")), r["uncertainty"] or "–", r["protocol"], r["llm"],
+            llm = r["llm"] + (" (re-asked: AVX-512 build)" if r["variant"] == "avx512" else "")
+            rows.append([r["evalset"], model_label(r["model"], r.get("tag", "")), r["uncertainty"] or "–", r["protocol"], llm,
                          decision, budget, str((r["tuning"] or {}).get("dev_cap", "all")), f"{r['routed']}/{r['items']}",
                          _pct(local_f1), _pct(linkner_f1) + paper,
                          _pct(delta), _ci(r.get("delta_f1_ci95")),
@@ -137,7 +138,9 @@ def _ablation(root: Path) -> list[str]:
     out = ["**Ablation** (`results/studies/ablation.json`; honest protocol, one system and test set per group, so every "
            "row links the same local predictions: default = fuse + honest candidates (used only where dev supports "
            "them), letters = the options answered by letters instead of the type's word, nocand = fuse without "
-           "candidates, replace = the paper's rule; ΔF1 and its 95 % paired-bootstrap CI "
+           "candidates, replace = the paper's rule, avx512 = the default asked again from scratch (answer cache "
+           "`results/llm-answers-avx512.jsonl`) by the llama.cpp build with AVX-512 kernels; every other run was answered by "
+           "the AVX2-only build, whose option probabilities differ slightly; ΔF1 and its 95 % paired-bootstrap CI "
            "in F1 points; fixed / broken = gold entities the linked output gets right that the local one did not, and the "
            "reverse; vs default = the variant's ΔF1 over the default run itself, paired over the same test sentences, "
            "each run with its own dev-tuned settings (a run with fewer dev calls differs in that too; – where a run "
@@ -261,7 +264,6 @@ def _kernels(k: list[str] | None) -> str:
 def _llm_cost(root: Path) -> list[str]:
     """What a routed entity costs (``results/bench/linking.json``) and what the llama.cpp build changes
     (``results/bench/llama-build/``, :func:`linkner.studies.llama_build.compare`)."""
-    from linkner.studies.linking import shared_sentences
     from linkner.studies.llama_build import compare
 
     out: list[str] = []
@@ -284,10 +286,10 @@ def _llm_cost(root: Path) -> list[str]:
             out += ["", f"`python -m llama_cpp.server` ({srv['model']}, llama.cpp threads: {srv.get('threads')}, median of "
                     f"{srv.get('rounds')} rounds), s per routed entity with requests sent {per}."]
         out.append("")
-    shared = shared_sentences(root)
-    if shared["routed"]:
+    shared = read_numbers(root / "cost" / "shared_sentences.json")
+    if shared and shared["routed"]:
         out += [f"One prompt per sentence, asking about all of its routed spans at once, was not built: in the main honest "
-                f"runs ({len(shared['runs'])} runs, their `linked.jsonl`), {shared['after_first_in_sentence']} of "
+                f"runs ({len(shared['runs'])} runs; `results/cost/shared_sentences.json`), {shared['after_first_in_sentence']} of "
                 f"{shared['routed']} routed entities share their sentence with an earlier routed one, so it could spare "
                 "the sentence's tokens on those questions only; and with option scoring one prompt yields the first answer "
                 "token's probabilities for one span, so the later spans would be generated answers.", ""]

@@ -88,6 +88,7 @@ class LinkRun:
     retrieve: bool = False
     demo_sentences: int | None = None  # demonstration pool: a seeded subset of train (None: the train split)
     tag: str = ""  # the system's tag (see SystemRun.tag)
+    cache: str = ""  # its own answer cache under the results root (a fresh set of answers); "": llm-answers.jsonl
     produced_by: str = ""
     note: str = ""
 
@@ -151,6 +152,7 @@ SYSTEMS: list[SystemRun] = [
 _CONLL_SETS = EVALSETS["conll03"]
 _REPLACE = dict(decision="replace", candidates="none", tune_max_calls=None)
 _LETTERS = dict(option_keys="letters")  # fused runs made before word keys: their prompts, byte for byte
+AVX512_CACHE = "llm-answers-avx512.jsonl"  # the -avx512 runs' answers (under the results root)
 _LETTER_ABLATION = dict(variant="-letters", note="ablation: options answered by letters (the default before word keys)",
                         **_LETTERS)
 
@@ -200,6 +202,11 @@ LINKS: list[LinkRun] = [
     # WNUT-17 SpanNER (retrained with E-NER's epoch budget), today's default and the letter-key ablation
     *[LinkRun("wnut17", "spanner", "wnut17", p) for p in ("honest", "paper")],
     LinkRun("wnut17", "spanner", "wnut17", "honest", **_LETTER_ABLATION),
+    # The two SpanNER defaults that route, asked again from scratch by the llama.cpp build with AVX-512 kernels (the
+    # noxfile's build on a CPU that has them; every run above was answered by the AVX2-only build): their own cache
+    *[LinkRun(t, "spanner", t, "honest", "-avx512", cache=AVX512_CACHE, note="re-asked: the AVX-512 llama.cpp build, "
+              "a fresh answer cache (needs that build installed: metrics.json machine.llama_cpp_kernels)")
+      for t in ("conll03", "wnut17")],
 ]
 
 COMMANDS: list[Command] = [
@@ -231,7 +238,11 @@ COMMANDS: list[Command] = [
     Command(("results/wording/*",), "python -m linkner.studies.wording",
             note="dev only: the CoNLL-2003 SpanNER run's dev tuning questions in each wording; answers from its own "
                  "cache (results/wording/llm-answers.jsonl); needs that system's dev predictions under runs/preds"),
+    Command(("results/cost/shared_sentences.json",), "python -c 'from linkner.studies.linking import "
+            "run_shared_sentences; run_shared_sentences()'",
+            note="routed entities sharing a sentence, from the link runs' linked.jsonl (not committed: their size)"),
     Command(("results/llm-answers.jsonl",), "every link run appends its LLM answers here (the answer cache)"),
+    Command((f"results/{AVX512_CACHE}",), "the -avx512 link runs append theirs here (a cache of their own)"),
     Command(("results/demo_reference/*",), "linkner demo --out /tmp/demo-ref && "
             "cp /tmp/demo-ref/{summary.json,demo.json,demo.png} results/demo_reference/",
             note="the main job's reference output on its defaults (WNUT-17, Qwen2.5-Coder-0.5B)"),

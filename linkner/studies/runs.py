@@ -230,7 +230,7 @@ def link_one(root: Path, run: LinkRun, system: SystemRun, say: Say = print, runs
     if (out / "metrics.json").is_file():
         return out
     demos = _subset_file(root, run.train, "train", run.demo_sentences, system.seed) if run.shots else None
-    cfg = run.link_config(str(src / "dev.jsonl"), str(root / "llm-answers.jsonl"), demos)
+    cfg = run.link_config(str(src / "dev.jsonl"), str(root / (run.cache or "llm-answers.jsonl")), demos)
     say(f"linking {out.relative_to(root)} ({run.llm})")
     run_link(src / f"{run.evalset}.test.jsonl", cfg, out)
     return out
