@@ -26,7 +26,7 @@ def bench(
     sentences: int = typer.Option(None, help="Use the first N test sentences (default: all)."),
     repeats: int = typer.Option(5, help="Timed repeats per measurement (medians are reported)."),
     threads: int = typer.Option(None, help="torch threads (default: torch's choice, the cores)."),
-    llm_threads: int = typer.Option(None, "--llm-threads", min=1,
+    llm_threads: int = typer.Option(None, "--llm-threads",
                                     help="llama.cpp threads, in process and for the server (default: half the cores)."),
     llm_models: str = typer.Option(None, "--llm-models", help="Comma-separated LLM presets (default: every installed one)."),
     link_entities: int = typer.Option(100, help="Entities asked per LLM."),

@@ -51,8 +51,9 @@ def versions(packages: tuple[str, ...] = PACKAGES) -> dict:
 
 
 def llama_cpp_kernels() -> list[str] | None:
-    """The CPU kernels the loaded llama.cpp build was compiled with (``["AVX", "AVX2", …, "AVX512"]``),
-    or ``None`` where this process has not imported ``llama_cpp`` (it is not imported just to ask).
+    """What the loaded llama.cpp build reports for its CPU backend: its vector kernels (``AVX2``,
+    ``AVX512``, …) and build switches (``OPENMP``, ``REPACK``), those that are on; ``None`` where this
+    process has not imported ``llama_cpp`` (it is not imported just to ask).
 
     What a wheel was built with depends on the CPU it was built on (noxfile: ``llama_cmake``), and the
     same version answers at a different speed with other kernels (``results/bench/llama-build/``), so a
@@ -64,8 +65,16 @@ def llama_cpp_kernels() -> list[str] | None:
         info = llama_cpp.llama_print_system_info().decode("utf-8", "replace")
     except Exception:  # an old or broken binding: the record goes without it
         return None
-    cpu = info.split("CPU :", 1)[1] if "CPU :" in info else info
-    return [k.strip() for k, _, v in (f.partition("=") for f in cpu.split("|")) if v.strip() == "1" and k.strip()]
+    if "CPU :" not in info:
+        return None
+    out = []
+    for i, piece in enumerate(info.split("CPU :", 1)[1].split("|")):
+        if i and ":" in piece:  # the next backend's section ("Metal : …") starts here
+            break
+        name, _, value = piece.partition("=")
+        if value.strip() == "1" and name.strip():
+            out.append(name.strip())
+    return out
 
 
 def machine() -> dict:

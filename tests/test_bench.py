@@ -156,11 +156,12 @@ def test_figure_draws_partial_results(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["bench", "--only", "inference,gpu"], "unknown benchmark part"),
     (["bench", "--checkpoint", "{tmp}/nope", "--only", "scaling"], "not a LinkNER checkpoint"),
-    (["bench", "--llm-threads", "0", "--only", "linking"], "--llm-threads"),
+    (["bench", "--llm-threads", "0", "--only", "linking"], "error: --llm-threads must be at least 1"),
 ])
 def test_cli_user_errors(tmp_path, args, message):
     res = CliRunner().invoke(app, [a.format(tmp=tmp_path) for a in args] + ["--out", str(tmp_path / "o")])
     assert res.exit_code == 2 and message in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1 and "Traceback" not in res.output, res.output
 
 
 @pytest.mark.slow
@@ -174,7 +175,7 @@ def test_quick_linking_with_smollm2(tiny, tmp_path, monkeypatch):
     ln = res["parts"]["linking"]["numbers"]
     local = ln["local"]["smollm2-135m"]
     assert local["seconds_per_routed_entity"] > 0 and local["cache_speedup"] > 1, ln
-    assert local["threads"] == 1 and "AVX2" in local["kernels"], local  # what the timing depends on
+    assert local["threads"] == 1 and local["kernels"], local  # what the timing depends on
     fresh = ln["cases"]["local-smollm2-135m"]["fresh"]
     # every fresh answer, in order, for comparing builds or machines question by question
     assert len(fresh["answers"]) == fresh["calls"] > 0

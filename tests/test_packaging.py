@@ -46,25 +46,33 @@ def _noxfile():
     return mod
 
 
-ZEN4 = ("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma f16c bmi2 avx512f avx512dq avx512cd avx512bw avx512vl "
-        "avx512vbmi avx512_vnni avx512_bf16 amx_tile amx_int8\nmodel name\t: x\n")
+XEON_AMX = ("processor\t: 0\nflags\t\t: fpu sse2 sse4_2 avx avx2 fma f16c bmi2 avx512f avx512dq avx512cd avx512bw "
+            "avx512vl avx512vbmi avx512_vnni avx512_bf16 amx_tile amx_int8 amx_bf16\nmodel name\t: x\n")
 
 
 def test_llama_kernels_follow_the_cpu_and_never_amx():
-    """The llama.cpp wheel is built with the kernels this CPU has: AVX-512 ones only where every base
-    AVX-512 flag is there, AVX2 alone otherwise, the old fixed set where the CPU cannot be read; never
-    native (the native build adds AMX kernels that crash in VMs without AMX state)."""
+    """The llama.cpp wheel is built with the kernels this CPU has and no other: AVX-512 ones only where
+    every base AVX-512 flag is there, SSE4.2 and BMI2 only where present (ggml turns them on by default),
+    the old fixed set where an x86 CPU cannot be read; AMX always off (the native build adds AMX kernels
+    that crash in VMs without AMX state); off x86 the native build, which has no AMX to avoid."""
     nf = _noxfile()
-    assert nf.cpu_flags(ZEN4) >= {"avx512f", "avx512_vnni", "amx_tile"}
-    full = nf.llama_kernels(nf.cpu_flags(ZEN4))
-    assert full == ("AVX", "AVX2", "FMA", "F16C", "AVX512", "AVX512_VBMI", "AVX512_VNNI", "AVX512_BF16")
+    assert nf.cpu_flags(XEON_AMX) >= {"avx512f", "avx512_vnni", "amx_tile"}
+    full = nf.llama_kernels(nf.cpu_flags(XEON_AMX))
+    assert full == ("SSE42", "AVX", "AVX2", "BMI2", "FMA", "F16C", "AVX512", "AVX512_VBMI", "AVX512_VNNI", "AVX512_BF16")
+    base = {"sse4_2", "avx", "avx2", "bmi2", "fma", "f16c"}
     # avx512f without the rest of the base set (or a VNNI flag alone) builds no AVX-512 kernel
-    assert nf.llama_kernels({"avx", "avx2", "fma", "f16c", "avx512f", "avx512_vnni"}) == ("AVX", "AVX2", "FMA", "F16C")
-    assert nf.llama_kernels({"sse2", "avx"}) == ("AVX",)
-    assert nf.llama_kernels(set()) == nf.DEFAULT_KERNELS == ("AVX", "AVX2", "FMA", "F16C")
-    assert nf.cpu_flags("Features\t: fp asimd\n") == set()  # an ARM cpuinfo: nothing x86 is claimed
-    args = nf.llama_cmake(full).split()
-    assert "-DGGML_NATIVE=OFF" in args and "-DGGML_AVX512_VNNI=ON" in args
-    assert not any("AMX" in a for a in args)
-    only_avx2 = nf.llama_cmake(nf.DEFAULT_KERNELS).split()
-    assert "-DGGML_AVX2=ON" in only_avx2 and "-DGGML_AVX512=OFF" in only_avx2 and "-DGGML_AVX512_BF16=OFF" in only_avx2
+    assert nf.llama_kernels(base | {"avx512f", "avx512_vnni"}) == nf.DEFAULT_KERNELS
+    assert nf.llama_kernels(base | {"avx_vnni"}) == (*nf.DEFAULT_KERNELS, "AVX_VNNI")
+    assert nf.llama_kernels({"sse4_2", "avx"}) == ("SSE42", "AVX")  # an AVX-only CPU: no BMI2, no AVX2
+    assert nf.llama_kernels(set()) == nf.DEFAULT_KERNELS
+    assert nf.cpu_flags("Features\t: fp asimd\n") == set()  # an ARM cpuinfo has no x86 flags
+    args = dict(a.split("=") for a in nf.llama_cmake(full).split())
+    assert args["-DGGML_NATIVE"] == "OFF" and args["-DGGML_AVX512_VNNI"] == "ON" and args["-DGGML_AVX_VNNI"] == "OFF"
+    assert {args[f"-DGGML_{k}"] for k in ("AMX_TILE", "AMX_INT8", "AMX_BF16")} == {"OFF"}
+    old = dict(a.split("=") for a in nf.llama_cmake(nf.DEFAULT_KERNELS).split())
+    assert old["-DGGML_AVX2"] == old["-DGGML_BMI2"] == "ON" and old["-DGGML_AVX512"] == old["-DGGML_AVX512_BF16"] == "OFF"
+    avx_only = dict(a.split("=") for a in nf.llama_cmake(("SSE42", "AVX")).split())
+    assert avx_only["-DGGML_BMI2"] == avx_only["-DGGML_AVX2"] == avx_only["-DGGML_FMA"] == "OFF"
+    # off x86: no kernel switches at all (llama.cpp's native build)
+    assert "GGML" not in nf.llama_cmake(None)
+    assert nf.is_x86("x86_64") and nf.is_x86("AMD64") and not nf.is_x86("aarch64") and not nf.is_x86("arm64")

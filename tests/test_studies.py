@@ -331,7 +331,13 @@ def test_shared_sentences_counts_routed_spans_after_a_sentences_first(tmp_path, 
     out = L.shared_sentences(tmp_path)
     # sentence 1: (0,1) kept and also listed as a candidate, (4,5) rejected, (6,8) a candidate: 3 routed, 2 after the first
     assert out["runs"] == [{"key": "sys/run", "evalset": "x", "routed": 4, "after_first_in_sentence": 2}]
-    assert out["fraction"] == 0.5
+    assert out["fraction"] == 0.5 and out["missing"] == []
+    assert L.run_shared_sentences(tmp_path)["numbers"] == out
+    # without any linked.jsonl (a fresh clone) the run is listed as missing and the written file is kept
+    (run / "linked.jsonl").unlink()
+    assert L.shared_sentences(tmp_path)["missing"] == ["sys/run"]
+    assert L.run_shared_sentences(tmp_path) is None
+    assert json.loads((tmp_path / "cost" / "shared_sentences.json").read_text())["numbers"] == out
 
 
 def test_shared_sentences_agree_with_each_committed_runs_routed_count():
@@ -339,8 +345,9 @@ def test_shared_sentences_agree_with_each_committed_runs_routed_count():
 
     root = Path(__file__).resolve().parents[1] / "results"
     out = json.loads((root / "cost" / "shared_sentences.json").read_text())["numbers"]
-    main = {"conll03-spanner/conll03-honest-qwen2.5-coder-1.5b", "wnut17-spanner/wnut17-honest-qwen2.5-coder-1.5b"}
-    assert main <= {r["key"] for r in out["runs"]}
+    main = {r["key"] for r in L.link_runs(root) if r["main"] and r["protocol"] == "honest"}
+    assert {r["key"] for r in out["runs"]} | set(out["missing"]) == main  # every main honest run, counted or listed
+    assert out["runs"]
     for row in out["runs"]:
         metrics = json.loads((root / "link" / row["key"] / "metrics.json").read_text())
         assert row["routed"] == metrics["routing"]["routed"], row

@@ -88,6 +88,8 @@ class BenchConfig:
             raise ConfigError("repeats, batch_size and train_steps must be at least 1")
         if self.sentences is not None and self.sentences < 1:
             raise ConfigError("sentences must be at least 1 when set")
+        if self.llm_threads is not None and self.llm_threads < 1:
+            raise ConfigError(f"--llm-threads must be at least 1, not {self.llm_threads}")
         self.scaling_sizes = tuple(int(n) for n in self.scaling_sizes)
         self.concurrency = tuple(int(c) for c in self.concurrency)
         if self.llm_models is not None:

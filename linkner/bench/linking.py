@@ -16,6 +16,7 @@ before it is stopped.
 from __future__ import annotations
 
 import importlib.util
+import json
 import socket
 import subprocess
 import sys
@@ -181,17 +182,15 @@ def _local(cfg: BenchConfig, model: str) -> dict:
 
 
 def _fresh_answers(cache: Path) -> list[dict]:
-    """Each fresh answer in the order asked: its option probabilities (4 decimals; ``None`` for a
-    generated answer) and model seconds. What lets two builds or machines be compared question by
+    """Each fresh answer in the order asked: its cache key (the question), option probabilities (4 decimals;
+    ``None`` for a generated answer) and model seconds. What lets two builds or machines be compared question by
     question, for the same answers as well as for speed."""
-    import json
-
     from linkner.link.cache import is_record
 
     if not cache.is_file():
         return []
     recs = [json.loads(line) for line in cache.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [{"probs": {k: round(float(v), 4) for k, v in r["option_probs"].items()} if r.get("option_probs") else None,
+    return [{"key": r["key"], "probs": {k: round(float(v), 4) for k, v in r["option_probs"].items()} if r.get("option_probs") else None,
              "seconds": round(float(r.get("seconds") or 0.0), 4)} for r in recs if is_record(r)]
 
 

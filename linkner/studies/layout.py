@@ -171,6 +171,8 @@ def link_record(path: Path, root: Path) -> dict | None:
         "llm_accuracy": on_routed.get("llm_accuracy"), "local_accuracy_on_routed": on_routed.get("local_accuracy"),
         "llm_seconds": llm.get("llm_seconds"), "seconds_per_routed_entity": llm.get("seconds_per_routed_entity"),
         "prompt_tokens": llm.get("prompt_tokens"), "unique_answers": llm.get("unique"),
+        # what the llama.cpp build reported (runs since 2026-12-01; None before)
+        "llama_cpp_kernels": (m.get("machine") or {}).get("llama_cpp_kernels"),
         "sentences": sentences,
     }
 

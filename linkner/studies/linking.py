@@ -247,10 +247,13 @@ def shared_sentences(root: str | Path) -> dict:
     KV cache.)"""
     import json
 
-    rows = []
+    rows, missing = [], []
     for r in link_runs(root):
         path = Path(root) / "link" / r["key"] / "linked.jsonl"
-        if not (r["main"] and r["protocol"] == "honest" and path.is_file()):
+        if not (r["main"] and r["protocol"] == "honest"):
+            continue
+        if not path.is_file():
+            missing.append(r["key"])
             continue
         routed = later = 0
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -261,7 +264,7 @@ def shared_sentences(root: str | Path) -> dict:
         rows.append({"key": r["key"], "evalset": r["evalset"], "routed": routed, "after_first_in_sentence": later})
     total, later = sum(x["routed"] for x in rows), sum(x["after_first_in_sentence"] for x in rows)
     return {"runs": rows, "routed": total, "after_first_in_sentence": later,
-            "fraction": later / total if total else None}
+            "fraction": later / total if total else None, "missing": missing}
 
 
 def _writer(name: str, fn):
@@ -275,10 +278,14 @@ def _writer(name: str, fn):
     return run
 
 
-def run_shared_sentences(root: str | Path = "results") -> dict:
-    """Write :func:`shared_sentences` to ``<root>/cost/shared_sentences.json`` (needs the runs' linked.jsonl)."""
+def run_shared_sentences(root: str | Path = "results") -> dict | None:
+    """Write :func:`shared_sentences` to ``<root>/cost/shared_sentences.json`` (needs the runs' linked.jsonl;
+    runs without one are listed as ``missing``). Where no run has one (a fresh clone), nothing is written,
+    so the committed file is never replaced by an empty one; returns ``None`` then."""
     from linkner.studies.experiments import write_results
 
+    if not shared_sentences(root)["runs"]:
+        return None
     return write_results(Path(root) / "cost" / "shared_sentences.json", shared_sentences(root),
                          {"study": "shared_sentences", "root": str(root)})
 

@@ -80,8 +80,9 @@ def render(root: str | Path = "results") -> str:
                 "too and rejections count as predictions; `linkner/link/merge.py`); 95 % CI = paired bootstrap over test "
                 "sentences (1,000 seeded resamples) of ΔF1 between the local and the linked output, both scored honestly "
                 "(for paper rows too), with the gold entities the linked output fixed/broke; – = a run made before "
-                "the interval was recorded; s / routed entity = model seconds as recorded when the answers were made, by "
-                "the llama.cpp wheel every committed run used, built with AVX2 kernels only: see llama.cpp build below)", ""]
+                "the interval was recorded; s / routed entity = model seconds as recorded when the answers were made; a build "
+                "after the LLM = the llama.cpp kernels the run recorded (runs before 2026-12-01 recorded none, and the "
+                "noxfile then built AVX2 kernels only): see llama.cpp build below)", ""]
         rows = []
         for r in runs:
             local_f1, linkner_f1, delta, paper = r["local_f1"], r["linkner_f1"], r["delta_f1"], ""
@@ -96,7 +97,8 @@ def render(root: str | Path = "results") -> str:
             decision = _decision(r)
             if r["decision"] == "fuse" and r["protocol"] == "honest" and r["candidates"] != "none":
                 decision += f" + {r['candidates']} candidates" + ("" if r["candidates_used"] else " (off: no dev support)")
-            llm = r["llm"] + (" (re-asked: AVX-512 build)" if r["variant"] == "avx512" else "")
+            k = r.get("llama_cpp_kernels")
+            llm = r["llm"] + ("" if not k else " (AVX-512 build)" if "AVX512" in k else " (AVX2 build)")
             rows.append([r["evalset"], model_label(r["model"], r.get("tag", "")), r["uncertainty"] or "–", r["protocol"], llm,
                          decision, budget, str((r["tuning"] or {}).get("dev_cap", "all")), f"{r['routed']}/{r['items']}",
                          _pct(local_f1), _pct(linkner_f1) + paper,
@@ -139,8 +141,8 @@ def _ablation(root: Path) -> list[str]:
            "row links the same local predictions: default = fuse + honest candidates (used only where dev supports "
            "them), letters = the options answered by letters instead of the type's word, nocand = fuse without "
            "candidates, replace = the paper's rule, avx512 = the default asked again from scratch (answer cache "
-           "`results/llm-answers-avx512.jsonl`) by the llama.cpp build with AVX-512 kernels; every other run was answered by "
-           "the AVX2-only build, whose option probabilities differ slightly; ΔF1 and its 95 % paired-bootstrap CI "
+           "`results/llm-answers-avx512.jsonl`) by a llama.cpp build with AVX-512 kernels, as its metrics.json records "
+           "(the other runs predate that record: see Linking), whose option probabilities differ slightly; ΔF1 and its 95 % paired-bootstrap CI "
            "in F1 points; fixed / broken = gold entities the linked output gets right that the local one did not, and the "
            "reverse; vs default = the variant's ΔF1 over the default run itself, paired over the same test sentences, "
            "each run with its own dev-tuned settings (a run with fewer dev calls differs in that too; – where a run "
@@ -289,22 +291,26 @@ def _llm_cost(root: Path) -> list[str]:
     shared = read_numbers(root / "cost" / "shared_sentences.json")
     if shared and shared["routed"]:
         out += [f"One prompt per sentence, asking about all of its routed spans at once, was not built: in the main honest "
-                f"runs ({len(shared['runs'])} runs; `results/cost/shared_sentences.json`), {shared['after_first_in_sentence']} of "
+                f"runs ({len(shared['runs'])} of {len(shared['runs']) + len(shared.get('missing') or [])}: those whose `linked.jsonl` "
+                f"was at hand; `results/cost/shared_sentences.json`), {shared['after_first_in_sentence']} of "
                 f"{shared['routed']} routed entities share their sentence with an earlier routed one, so it could spare "
                 "the sentence's tokens on those questions only; and with option scoring one prompt yields the first answer "
                 "token's probabilities for one span, so the later spans would be generated answers.", ""]
     ab = compare(root)
     if ab:
         a, b = ab["builds"]["avx2"], ab["builds"]["avx512"]
-        out += [f"**llama.cpp build** (`results/bench/llama-build/`; {ab['model']}, {ab['threads']} threads, {ab['cpu']}; "
-                f"the same {ab['questions']} questions, the two builds of the same llama-cpp-python installed in turn and "
-                f"alternated): s per routed entity with AVX2 kernels only {', '.join(_num(x, 2) for x in a['seconds_per_routed_entity'])}, "
-                f"with AVX-512 kernels {', '.join(_num(x, 2) for x in b['seconds_per_routed_entity'])}; the AVX-512 build answers "
-                f"{_num(ab['speedup'], 2)}× as fast (paired bootstrap over the questions, 95 % CI "
-                f"[{_num(ab['speedup_ci95'][0], 2)}, {_num(ab['speedup_ci95'][1], 2)}]), so `nox` builds the wheel with "
-                f"the kernels the CPU has. Its answers are not bit-identical: the favoured option is the same on "
-                f"{ab['same_choice']} of {ab['questions']} questions and option probabilities differ by up to "
-                f"{_num(ab['max_abs_prob_diff'], 3)}; committed numbers are re-made from the answer cache, not by asking again.", ""]
+        out += [f"**llama.cpp build** (`results/bench/llama-build/`, `nox -s llama_build`; {ab['model']}, {ab['threads']} "
+                f"threads, {ab['cpu']}; the same {ab['questions']} questions, the two builds of the same llama-cpp-python "
+                f"installed in turn and alternated): model seconds per question with AVX2 kernels only "
+                f"{', '.join(_num(x, 2) for x in a['model_seconds_per_question'])}, with AVX-512 kernels "
+                f"{', '.join(_num(x, 2) for x in b['model_seconds_per_question'])}. The AVX-512 build answers "
+                f"{_num(ab['speedup'], 2)}× as fast (95 % CI [{_num(ab['speedup_ci95'][0], 2)}, "
+                f"{_num(ab['speedup_ci95'][1], 2)}], paired bootstrap over the questions, which does not cover the "
+                f"machine's drift between runs: per round {', '.join(_num(x, 2) for x in ab['round_speedups'])}×), so "
+                f"`nox` builds the wheel with the kernels the CPU has. Its answers are not bit-identical: the favoured "
+                f"option is the same on {ab['same_choice']} of the {ab['compared']} questions with option probabilities, "
+                f"which differ by up to {_num(ab['max_abs_prob_diff'], 3)}; committed numbers are re-made from the "
+                "answer cache, not by asking again.", ""]
     return out
 
 

@@ -218,14 +218,10 @@ COMMANDS: list[Command] = [
     Command(("results/bench/linking.json",),
             "linkner bench --checkpoint runs/conll03-ener-minilm --only linking --link-entities 40 --repeats 3 "
             "--threads 2 --llm-threads 2 --out results/bench"),
-    Command(("results/bench/llama-build/*",),
-            "W=~/.cache/linkner/wheels/llama-cpp-python-0.3.36-avx-avx2-fma-f16c; for r in 1 2; do for b in avx2 avx512; do "
-            "pip install --force-reinstall --no-deps $(ls -d $W$([ $b = avx512 ] && echo '-avx512*'))/*.whl && "
-            "linkner bench --checkpoint runs/conll03-ener-minilm --only linking --link-entities 40 --threads 2 --llm-threads 2 "
-            "--llm-models qwen2.5-coder-1.5b --no-server --out results/bench/llama-build/$b-r$r; done; done",
-            note="the same llama-cpp-python built with AVX2 kernels only and with the AVX-512 ones too (both wheels built "
-                 "by the noxfile's llama_cmake; the second only on a CPU with AVX-512), installed in turn, builds "
-                 "alternated; read by linkner.studies.llama_build.compare"),
+    Command(("results/bench/llama-build/*",), "nox -s llama_build",
+            note="the same llama-cpp-python built with AVX2 kernels only and with this CPU's AVX-512 ones too (the "
+                 "noxfile's llama_cmake), installed in turn, builds alternated over two rounds; read by "
+                 "linkner.studies.llama_build.compare"),
     Command(("results/bench/hf_tagger_train.json",),
             "python -m linkner.baselines.hf_tagger --out runs/hf-tagger-minilm --threads 2 && "
             "cp runs/hf-tagger-minilm/train_metrics.json results/bench/hf_tagger_train.json"),
@@ -241,7 +237,7 @@ COMMANDS: list[Command] = [
     Command(("results/cost/shared_sentences.json",), "python -c 'from linkner.studies.linking import "
             "run_shared_sentences; run_shared_sentences()'",
             note="routed entities sharing a sentence, from the link runs' linked.jsonl (not committed: their size)"),
-    Command(("results/llm-answers.jsonl",), "every link run appends its LLM answers here (the answer cache)"),
+    Command(("results/llm-answers.jsonl",), "every link run without a cache of its own appends its LLM answers here (the answer cache)"),
     Command((f"results/{AVX512_CACHE}",), "the -avx512 link runs append theirs here (a cache of their own)"),
     Command(("results/demo_reference/*",), "linkner demo --out /tmp/demo-ref && "
             "cp /tmp/demo-ref/{summary.json,demo.json,demo.png} results/demo_reference/",

@@ -159,7 +159,7 @@ def build_table(build: dict | None) -> pd.DataFrame:
     if not build:
         return pd.DataFrame()
     return pd.DataFrame([{"build": b, "kernels": ", ".join(v["kernels"] or []), "runs": ", ".join(v["runs"]),
-                          "s / routed entity per run": ", ".join(f"{x:.2f}" for x in v["seconds_per_routed_entity"])}
+                          "model s / question per run": ", ".join(f"{x:.2f}" for x in v["model_seconds_per_question"])}
                          for b, v in build["builds"].items()])
 
 
