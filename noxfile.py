@@ -83,15 +83,13 @@ def this_machine_kernels() -> tuple[str, ...] | None:
     return llama_kernels(cpu_flags()) if is_x86() else None
 
 
-def _llama_cpp_wheel(session: nox.Session, kernels: tuple[str, ...] | None | str = "this machine") -> str:
-    """Path of a cached llama-cpp-python wheel for ``kernels`` (default: this CPU's), built on first use
-    (~8 min on 2 cores).
+def _llama_cpp_wheel(session: nox.Session, kernels: tuple[str, ...] | None) -> str:
+    """Path of a cached llama-cpp-python wheel for ``kernels`` (:func:`llama_cmake`'s argument), built on
+    first use (~8 min on 2 cores).
 
     Wheels are kept per kernel set (a folder named after it), so a cache shared by machines with other
     CPUs never hands one a wheel it cannot run; ``--no-cache-dir`` keeps pip from answering with a wheel
     it built earlier with other flags (its cache key ignores CMAKE_ARGS)."""
-    if kernels == "this machine":
-        kernels = this_machine_kernels()
     tag = "-".join(k.lower() for k in kernels) if kernels is not None else f"native-{platform.machine().lower()}"
     folder = WHEEL_CACHE / f"llama-cpp-python-0.3.36-{tag}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -109,7 +107,7 @@ def _llama_cpp_wheel(session: nox.Session, kernels: tuple[str, ...] | None | str
 def install_project(session: nox.Session, extras: str = "dev", llm: bool = False) -> None:
     session.install(TORCH)
     if llm:
-        wheel = _llama_cpp_wheel(session)
+        wheel = _llama_cpp_wheel(session, this_machine_kernels())
         session.install(TORCH, f"{wheel}[server]")
         extras += ",llm"
     session.install(TORCH, "-e", f".[{extras}]")

@@ -12,6 +12,7 @@ demonstration selection.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -245,13 +246,11 @@ def shared_sentences(root: str | Path) -> dict:
     instead of once per span, so at most the sentence tokens of the questions after a sentence's first.
     (Consecutive questions on one sentence already share the tokens before the first marked span in the
     KV cache.)"""
-    import json
-
     rows, missing = [], []
     for r in link_runs(root):
-        path = Path(root) / "link" / r["key"] / "linked.jsonl"
         if not (r["main"] and r["protocol"] == "honest"):
             continue
+        path = Path(root) / "link" / r["key"] / "linked.jsonl"
         if not path.is_file():
             missing.append(r["key"])
             continue
@@ -284,10 +283,10 @@ def run_shared_sentences(root: str | Path = "results") -> dict | None:
     so the committed file is never replaced by an empty one; returns ``None`` then."""
     from linkner.studies.experiments import write_results
 
-    if not shared_sentences(root)["runs"]:
+    numbers = shared_sentences(root)  # reads every run's linked.jsonl (hundreds of MB): once
+    if not numbers["runs"]:
         return None
-    return write_results(Path(root) / "cost" / "shared_sentences.json", shared_sentences(root),
-                         {"study": "shared_sentences", "root": str(root)})
+    return write_results(Path(root) / "cost" / "shared_sentences.json", numbers, {"study": "shared_sentences", "root": str(root)})
 
 
 run_threshold = _writer("threshold", threshold)
